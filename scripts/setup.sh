@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything subrun's tests and benchmarks need on a fresh Debian machine:
+# the Debian packages (python-subunit and its tools, testrepository, OpenSSH for the
+# ssh transport tests, Chromium for the dashboard test), then the npm packages,
+# which also builds dist/ (npm's `prepare`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(python3-subunit subunit testrepository python3-testtools openssh-server openssh-client chromium hyperfine)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+else
+  npm run build
+fi

@@ -1,0 +1,4 @@
+// The public API of subrun. Each area adds its exports here.
+export { SubrunError, InvalidArgumentError, isSubrunError } from './core/errors.js';
+export { systemClock, ManualClock, type Clock, type TimerHandle } from './core/clock.js';
+export { withTimeout, parseDuration, type WaitOptions } from './core/abort.js';
