@@ -416,7 +416,8 @@ export class ClientConnection extends Endpoint {
           onAbort = () => reject(abortError(signal, what));
           signal.addEventListener('abort', onAbort, { once: true });
         }
-        onClosed = (error) => reject(new SubrunError(error.code, `${error.message} (during ${what})`, { cause: error }));
+        // Deferred, so that an outcome the peer sent just before closing (an Error, a Done) wins.
+        onClosed = (error) => queueMicrotask(() => reject(new SubrunError(error.code, `${error.message} (during ${what})`, { cause: error })));
         if (this.isClosed) onClosed(new SubrunError('ERR_CONNECTION_CLOSED', 'the connection is closed'));
         this.#waiters.add(onClosed);
         promise.then(resolve, reject);

@@ -19,5 +19,8 @@ export function duplexPair(): [Duplex, Duplex] {
     });
   const a: Duplex = make(() => b);
   const b: Duplex = make(() => a);
+  // Like a socket: one side destroyed means the other sees the connection go.
+  a.on('close', () => b.destroy());
+  b.on('close', () => a.destroy());
   return [a, b];
 }

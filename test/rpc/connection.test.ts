@@ -331,7 +331,7 @@ t.test('a sender that omits EOF still gets through (SPEC §4.3 compatibility)', 
   new ServerConnection(s, toyHandler());
   const peer = readMessages(c);
   c.write(rpcPacket({ msg: 'Hello', min: 1, max: 1 }, { eof: false }));
-  t.same(await peer.next(), { msg: 'Hello', min: 1, max: 2 });
+  t.match(await peer.next(), { msg: 'Hello', min: 1, max: 2 });
   c.write(rpcPacket({ msg: 'List', nonce: 'x' }, { eof: false }));
   t.same(await peer.next(), { msg: 'Done', nonce: 'x' });
   c.end();
