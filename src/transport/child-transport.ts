@@ -117,10 +117,9 @@ class ChildProcessTransport implements ChildTransport {
     if (this.#usedFd) info.stdoutTail = this.#stdout.toString();
     const error =
       this.#protocolError ??
-      this.#options.describeExit?.(exitCode, signal, stderrTail) ??
       (this.#destroyedByUs || (exitCode === 0 && signal === null)
         ? undefined
-        : new SubrunError('ERR_TRANSPORT_EXIT', `${this.url} exited with ${signal === null ? `code ${exitCode}` : `signal ${signal}`}${stderrTail === '' ? '' : `; stderr ends: ${stderrTail.slice(-500)}`}`, {
+        : this.#options.describeExit?.(exitCode, signal, stderrTail) ?? new SubrunError('ERR_TRANSPORT_EXIT', `${this.url} exited with ${signal === null ? `code ${exitCode}` : `signal ${signal}`}${stderrTail === '' ? '' : `; stderr ends: ${stderrTail.slice(-500)}`}`, {
             details: { exitCode, signal },
           }));
     if (error !== undefined) info.error = error;
