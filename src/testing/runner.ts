@@ -71,9 +71,12 @@ export class TestRunner implements SubtestHost {
     const registry = getRegistry();
     registry.activeRun = { subtest: (name, options, fn) => this.#strayTest(name, options, fn) };
     try {
+      // Which files the plan touches, so a one-test batch does not walk every file's tree.
+      const files = new Set<string>();
+      for (const id of plan.keys()) files.add(id.slice(0, id.indexOf(ID_SEPARATOR)));
       for (const tree of trees) {
         if (this.#stopped()) break;
-        if (!this.#hasSelected(tree.root)) continue;
+        if (!files.has(tree.file) || !this.#hasSelected(tree.root)) continue;
         const held = await this.#runSuite(tree.root, { beforeEach: [], afterEach: [], skip: undefined, todo: undefined, timeout: undefined });
         if (held !== undefined) this.#options.onResult(held);
       }

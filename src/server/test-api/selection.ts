@@ -11,11 +11,15 @@ export interface Selection {
   unknown: string[];
 }
 
+// A worker's list is fixed for its life; its Set is built once, not per request.
+const LISTED = new WeakMap<readonly string[], ReadonlySet<string>>();
+
 export function select(listed: readonly string[], requested: readonly string[] | undefined): Selection {
   if (requested === undefined) return { ids: [...listed], unknown: [] };
   const exact = new Set<string>();
   const prefixes: string[] = [];
-  const listedSet = new Set(listed);
+  let listedSet = LISTED.get(listed);
+  if (listedSet === undefined) LISTED.set(listed, (listedSet = new Set(listed)));
   const matched = new Set<string>();
   for (const entry of requested) {
     if (listedSet.has(entry)) exact.add(entry);
