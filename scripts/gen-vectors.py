@@ -25,7 +25,10 @@ import sys
 import subunit
 from subunit import iso8601
 from subunit.v2 import ByteStreamToStreamResult, StreamResultToBytes
-from testtools import StreamResult
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from subunit_json import Collect, iso, json_event  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'protocol', 'vectors')
 UTC = iso8601.Utc()
@@ -34,55 +37,6 @@ STATUSES = ['exists', 'inprogress', 'success', 'uxsuccess', 'skip', 'fail', 'xfa
 
 def ts(micro, seconds=1700000000):
     return datetime.datetime.fromtimestamp(seconds, UTC) + datetime.timedelta(microseconds=micro)
-
-
-class Collect(StreamResult):
-    def __init__(self):
-        super().__init__()
-        self.events = []
-
-    def status(self, test_id=None, test_status=None, test_tags=None, runnable=True,
-               file_name=None, file_bytes=None, eof=False, mime_type=None,
-               route_code=None, timestamp=None):
-        self.events.append(json_event(dict(
-            test_id=test_id, test_status=test_status, test_tags=test_tags,
-            runnable=runnable, file_name=file_name, file_bytes=file_bytes, eof=eof,
-            mime_type=mime_type, route_code=route_code, timestamp=timestamp)))
-
-
-def iso(t):
-    t = t.astimezone(UTC)
-    return t.strftime('%Y-%m-%dT%H:%M:%S') + '.%06dZ' % t.microsecond
-
-
-def json_event(kw):
-    """SPEC §3: the JSON event form, keys in its fixed order."""
-    e = {}
-    if kw.get('test_id') is not None:
-        e['testId'] = kw['test_id']
-    if kw.get('test_status') is not None:
-        e['status'] = kw['test_status']
-    if kw.get('test_tags') is not None:
-        e['tags'] = sorted(kw['test_tags'])
-    if kw.get('timestamp') is not None:
-        e['timestamp'] = iso(kw['timestamp'])
-    if kw.get('route_code') is not None:
-        e['routeCode'] = kw['route_code']
-    e['runnable'] = bool(kw.get('runnable', True))
-    if kw.get('mime_type') is not None:
-        e['mimeType'] = kw['mime_type']
-    if kw.get('file_name') is not None:
-        e['fileName'] = kw['file_name']
-        content = bytes(kw['file_bytes'])
-        if len(content) <= INLINE:
-            e['fileBytes'] = base64.b64encode(content).decode('ascii')
-        else:
-            # Too big to inline: the vector's test checks the digest instead.
-            e['fileBytesSha256'] = hashlib.sha256(content).hexdigest()
-            e['fileBytesLength'] = len(content)
-    if kw.get('eof'):
-        e['eof'] = True
-    return e
 
 
 def call_json(kw):
@@ -178,10 +132,11 @@ def main():
         for kw in calls:
             writer.status(**kw)
         data = out.getvalue()
-        result = Collect()
-        ByteStreamToStreamResult(io.BytesIO(data), non_subunit_name='stdout').run(result)
-        if len(result.events) != len(calls):
-            raise SystemExit('%s: python-subunit read %d events back, wrote %d' % (name, len(result.events), len(calls)))
+        events = []
+        ByteStreamToStreamResult(io.BytesIO(data), non_subunit_name='stdout').run(
+            Collect(lambda kw: events.append(json_event(kw, inline=INLINE))))
+        if len(events) != len(calls):
+            raise SystemExit('%s: python-subunit read %d events back, wrote %d' % (name, len(events), len(calls)))
         for old in (name + '.bin', name + '.bin.gz'):
             if os.path.exists(os.path.join(OUT, old)):
                 os.remove(os.path.join(OUT, old))
@@ -197,7 +152,7 @@ def main():
             'generator': 'python-subunit %s StreamResultToBytes' % '.'.join(map(str, subunit.__version__[:3])),
             'bytes': len(data),
             'calls': [call_json(kw) for kw in calls],
-            'events': result.events,
+            'events': events,
         }
         with open(os.path.join(OUT, name + '.json'), 'w') as f:
             json.dump(doc, f, indent=1, ensure_ascii=False)
