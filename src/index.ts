@@ -2,3 +2,4 @@
 export { SubrunError, InvalidArgumentError, isSubrunError } from './core/errors.js';
 export { systemClock, ManualClock, type Clock, type TimerHandle } from './core/clock.js';
 export { withTimeout, parseDuration, type WaitOptions } from './core/abort.js';
+export * from './subunit/index.js';
