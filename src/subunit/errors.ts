@@ -17,6 +17,8 @@ export const SubunitErrorCode = {
   UTF8: 'ERR_SUBUNIT_UTF8',
   /** The stream ended inside a packet. */
   TRUNCATED: 'ERR_SUBUNIT_TRUNCATED',
+  /** A line of the JSON event form (SPEC §3) is not a valid event. */
+  JSON: 'ERR_SUBUNIT_JSON',
   /** The encoder refused an event it cannot represent. */
   ENCODE: 'ERR_SUBUNIT_ENCODE',
 } as const;

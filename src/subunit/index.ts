@@ -5,3 +5,4 @@ export { PacketEncoder, encodePacket, encodeFileChunks, MAX_PACKET_BYTES, DEFAUL
 export { StreamDecoder, type DecoderHandler, type StreamDecoderOptions } from './decoder.js';
 export { SubunitError, SubunitErrorCode } from './errors.js';
 export { crc32 } from './crc32.js';
+export { packetToJson, parseJsonLine, formatTimestamp, parseTimestamp, toBase64, type JsonEvent, type JsonPacket, type JsonNonSubunit, type JsonError, type JsonLine } from './json-form.js';
