@@ -95,7 +95,9 @@ export class ServerConnection extends Endpoint {
   #clientHello: HelloMessage | undefined;
   #capabilities: Capabilities = {};
   readonly #active = new Map<string, Active>();
-  readonly #runQueue: Array<() => void> = [];
+  /** Runs waiting for a slot; consumed from #runHead so that a long queue costs O(1) per Run. */
+  #runQueue: Array<() => void> = [];
+  #runHead = 0;
   #runsInFlight = 0;
   #stopping: ServerFinish['reason'] | undefined;
   #beatTimer: TimerHandle | undefined;
@@ -216,11 +218,21 @@ export class ServerConnection extends Endpoint {
       this.#runsInFlight++;
       void this.#execute(active, message).finally(() => {
         this.#runsInFlight--;
-        this.#runQueue.shift()?.();
+        this.#nextRun();
       });
     };
     if (this.#runsInFlight < (this.#declared.concurrentRuns ?? 1)) start();
     else this.#runQueue.push(start);
+  }
+
+  #nextRun(): void {
+    if (this.#runHead >= this.#runQueue.length) return;
+    const start = this.#runQueue[this.#runHead++]!;
+    if (this.#runHead > 1024 && this.#runHead * 2 > this.#runQueue.length) {
+      this.#runQueue = this.#runQueue.slice(this.#runHead);
+      this.#runHead = 0;
+    }
+    start();
   }
 
   async #execute(active: Active, message: ListMessage | RunMessage): Promise<void> {
@@ -341,9 +353,8 @@ export class ServerConnection extends Endpoint {
   #beginStop(reason: ServerFinish['reason']): void {
     if (this.#stopping !== undefined) return;
     this.#stopping = reason;
-    this.#runQueue.length = 0;
+    // Queued Runs are cancelled too: when their turn comes they answer Done at once.
     for (const a of this.#active.values()) this.#cancel(a);
-    // Queued Runs never started: they end as cancelled (their Done still comes).
     if (this.#active.size === 0) {
       this.#end(reason);
       return;

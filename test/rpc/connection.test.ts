@@ -348,3 +348,16 @@ t.test('an unreadable message from the server is fatal for the client (SPEC §8.
   s.write(rpcPacket('{not json'));
   await t.rejects(run.done, { code: 'ERR_PROTOCOL' });
 });
+
+t.test('Goodbye with a Run queued behind a running one: both still get their Done', async (t) => {
+  const log: string[] = [];
+  const { client, server } = await pair({}, {}, log);
+  const first = client.run({ tests: ['slow'] });
+  const queued = client.run({ tests: ['a'] });
+  await new Promise((r) => setTimeout(r, 30));
+  await client.goodbye({ timeoutMs: 2000 });
+  t.equal((await first.done).cancelled, true);
+  t.same(await queued.done, { msg: 'Done', nonce: queued.nonce, cancelled: true });
+  t.same(log, ['slow']);
+  t.equal((await server.finished).reason, 'goodbye');
+});
