@@ -30,6 +30,11 @@ export const ExitCode = {
 
 export interface CliContext extends CliIO {
   exitCode: number;
+  /**
+   * Set by long-running commands (serve): once the command returns, the process exits
+   * with exitCode even if handles (workers, stdin) would keep it alive.
+   */
+  exitWhenDone: boolean;
   /** Raise the exit code; a worse outcome is never overwritten by a better one. */
   fail(code: number): void;
 }
@@ -38,6 +43,7 @@ export function createContext(io: CliIO): CliContext {
   const ctx: CliContext = {
     ...io,
     exitCode: ExitCode.OK,
+    exitWhenDone: false,
     fail(code: number) {
       if (code > ctx.exitCode) ctx.exitCode = code;
     },

@@ -1,4 +1,4 @@
-import { runCli } from './program.js';
+import { runCliWithContext } from './program.js';
 
 /** Process entry point used by bin/subrun.js: the only place that binds real stdio. */
 export function main(): void {
@@ -7,7 +7,7 @@ export function main(): void {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  runCli(process.argv.slice(2), {
+  runCliWithContext(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
@@ -15,8 +15,9 @@ export function main(): void {
     cwd: process.cwd(),
     isTTY: process.stdout.isTTY === true,
   }).then(
-    (code) => {
-      process.exitCode = code;
+    (ctx) => {
+      process.exitCode = ctx.exitCode;
+      if (ctx.exitWhenDone) process.exit(ctx.exitCode);
     },
     (error: unknown) => {
       process.stderr.write(`subrun: internal error: ${String(error)}\n`);

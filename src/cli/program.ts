@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { SubrunError } from '../core/errors.js';
 import { createContext, ExitCode, type CliContext, type CliIO } from './context.js';
 import { VERSION } from './version.js';
+import { registerServeCommands } from './serve.js';
 
 /**
  * Builds the commander program over the given streams (STYLE §7). Each command
@@ -25,20 +26,26 @@ export function createProgram(ctx: CliContext): Command {
       '\nExit codes: 0 success, 1 test failures, 2 usage or configuration error,\n' +
         '3 infrastructure error (I/O, peer, server, pool), 130 interrupted.',
     );
+  registerServeCommands(program, ctx);
   return program;
 }
 
 /** Run the CLI with `argv` (without node and script) and return the exit code. */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  return (await runCliWithContext(argv, io)).exitCode;
+}
+
+/** Like runCli, but returns the whole context (main() needs `exitWhenDone`). */
+export async function runCliWithContext(argv: readonly string[], io: CliIO): Promise<CliContext> {
   const ctx = createContext(io);
   const program = createProgram(ctx);
   propagateExitOverride(program, ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
-    return reportError(error, ctx);
+    ctx.exitCode = reportError(error, ctx);
   }
-  return ctx.exitCode;
+  return ctx;
 }
 
 function propagateExitOverride(command: Command, ctx: CliContext): void {

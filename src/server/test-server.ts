@@ -7,7 +7,7 @@ import type { ResultSink, Suite } from './suite.js';
 export interface TestServerOptions {
   /** Options for each protocol connection (versions, capabilities, limits). */
   connection?: ServerOptions;
-  /** End the server when no connection has been open and no request running for this long. */
+  /** Resolve `idle` once no request has been running for this long (`--idle-exit`). */
   idleExitMs?: number;
   clock?: Clock;
   /** Resources a Run asks for are acquired here before the batch and released after (SPEC §7.8). */
@@ -70,10 +70,8 @@ export class TestServer {
       clock: this.#clock,
     });
     this.#connections.add(connection);
-    this.#idleTimer?.cancel();
     void connection.finished.then(() => {
       this.#connections.delete(connection);
-      this.#armIdle();
     });
     return connection;
   }
@@ -101,7 +99,7 @@ export class TestServer {
 
   #armIdle(): void {
     const ms = this.#options.idleExitMs;
-    if (ms === undefined || this.#closed || this.#connections.size > 0 || this.#busy > 0) return;
+    if (ms === undefined || this.#closed || this.#busy > 0) return;
     this.#idleTimer?.cancel();
     this.#idleTimer = this.#clock.setTimeout(() => this.#idle?.(), ms);
   }
@@ -111,10 +109,12 @@ export class TestServer {
     const sinkOf = (ctx: RequestContext): ResultSink => ({ emit: (event) => ctx.emit(event) });
     const track = async <T>(work: () => Promise<T>): Promise<T> => {
       this.#busy++;
+      this.#idleTimer?.cancel();
       try {
         return await work();
       } finally {
         this.#busy--;
+        this.#armIdle();
       }
     };
     return {

@@ -1,0 +1,126 @@
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { glob } from 'tinyglobby';
+import { parseDuration } from '../core/abort.js';
+import { SubrunError } from '../core/errors.js';
+import { createTestServer, type TestServer } from '../server/test-server.js';
+import { TestApiSuite } from '../server/test-api/test-api-suite.js';
+import type { Suite } from '../server/suite.js';
+import { listen, stdioTransport } from '../transport/index.js';
+import { ExitCode, type CliContext } from './context.js';
+import { VERSION } from './version.js';
+
+interface ServeOptions {
+  stdio?: boolean;
+  listen?: string;
+  root: string;
+  timeout?: string;
+  idleExit?: string;
+  recycleAfter?: string;
+  maxRss?: string;
+  nodeTest: boolean;
+}
+
+const DEFAULT_PATTERNS = ['**/*.test.{js,mjs,cjs,ts,mts,cts}'];
+
+/** `subrun serve`: a long-lived test server for subrun/test (and node:test) files. */
+export function registerServeCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .summary('run a long-lived test server for JavaScript/TypeScript test files')
+    .description(
+      'Serve test files over the subrun protocol (SPEC.md §4-§9). List answers without running any test body; ' +
+        'Run executes the requested ids in a worker thread and captures their output. The worker is replaced when ' +
+        'a file it loaded changes, when a test hangs in a busy loop or kills it, and optionally after N batches or ' +
+        'above a memory threshold.\n\n' +
+        'Lifecycle: Goodbye or EOF on the input ends the server (exit 0); SIGTERM lets the running test finish, then ' +
+        'stops; --idle-exit ends it after a period without requests.\n\n' +
+        `FILES are paths or globs relative to --root (default: ${DEFAULT_PATTERNS.join(' ')}, skipping node_modules). ` +
+        'Test ids are `path/from/root > describe > name`.',
+    )
+    .argument('[files...]', 'test files or globs')
+    .addOption(new Option('--stdio', 'speak the protocol on stdin/stdout (the default; the protocol fd when the client offers one)').conflicts('listen'))
+    .option('--listen <url>', 'accept connections on tcp://host:port, unix:/path or ws://host:port/path')
+    .option('--root <dir>', 'directory test ids are relative to', '.')
+    .option('--timeout <duration>', 'per-test timeout for tests that set none (e.g. 30s)')
+    .option('--idle-exit <duration>', 'exit after this long with no request running (e.g. 10m)')
+    .option('--recycle-after <batches>', 'replace the worker after this many Runs')
+    .option('--max-rss <megabytes>', 'replace the worker when the process RSS exceeds this')
+    .option('--no-node-test', 'do not map `node:test` imports to subrun/test in the worker')
+    .action(async (files: string[], options: ServeOptions) => {
+      ctx.exitWhenDone = true;
+      const suite = await createSuite(files, options, ctx);
+      const server = createTestServer(suite, {
+        connection: { agent: `subrun/${VERSION}` },
+        ...(options.idleExit === undefined ? {} : { idleExitMs: parseDuration(options.idleExit) }),
+      });
+      ctx.exitCode = await (options.listen === undefined ? serveStdio(server) : serveListening(server, options.listen, ctx));
+      await server.close();
+    });
+}
+
+async function createSuite(patterns: string[], options: ServeOptions, ctx: CliContext): Promise<Suite> {
+  const root = path.resolve(ctx.cwd, options.root);
+  const files = await glob(patterns.length > 0 ? patterns : DEFAULT_PATTERNS, {
+    cwd: root,
+    absolute: true,
+    ignore: ['**/node_modules/**'],
+    expandDirectories: false,
+  });
+  // A plain path that does not exist is a mistake, not an empty glob.
+  for (const p of patterns) {
+    if (!/[*?[{]/.test(p) && !files.includes(path.resolve(root, p))) {
+      throw new SubrunError('ERR_USAGE', `no such test file: ${p} (relative to ${root})`);
+    }
+  }
+  if (files.length === 0) throw new SubrunError('ERR_USAGE', `no test files match ${patterns.join(' ') || DEFAULT_PATTERNS.join(' ')} under ${root}`);
+  files.sort();
+  return new TestApiSuite({
+    root,
+    files,
+    nodeTestCompat: options.nodeTest,
+    ...(options.timeout === undefined ? {} : { defaultTimeoutMs: parseDuration(options.timeout) }),
+    ...(options.recycleAfter === undefined ? {} : { recycleAfterBatches: positiveInt('--recycle-after', options.recycleAfter) }),
+    ...(options.maxRss === undefined ? {} : { maxRssBytes: positiveInt('--max-rss', options.maxRss) * 1024 * 1024 }),
+  });
+}
+
+function positiveInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new SubrunError('ERR_USAGE', `${flag} expects a positive integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** One client on this process's stdio; the server ends with it. */
+async function serveStdio(server: TestServer): Promise<number> {
+  const transport = stdioTransport();
+  const connection = server.serve(transport.stream);
+  const onTerm = (): void => connection.shutdown();
+  process.once('SIGTERM', onTerm);
+  try {
+    const finish = await Promise.race([connection.finished, server.idle.then(() => ({ reason: 'idle' as const }))]);
+    if (finish.reason === 'idle') connection.shutdown();
+    if (finish.reason === 'error' || finish.reason === 'no-common-version') return ExitCode.FAILURES;
+    return ExitCode.OK;
+  } finally {
+    process.off('SIGTERM', onTerm);
+    transport.destroy();
+  }
+}
+
+/** Any number of clients on a listening URL, until SIGTERM/SIGINT or --idle-exit. */
+async function serveListening(server: TestServer, url: string, ctx: CliContext): Promise<number> {
+  const listener = await listen(url, (transport) => {
+    server.serve(transport.stream);
+  });
+  // The actual address (a port of 0 becomes real) is the one line a supervisor reads.
+  ctx.stdout.write(`${listener.url}\n`);
+  const stop = new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await Promise.race([stop, server.idle]);
+  await listener.close();
+  await server.shutdown();
+  return ExitCode.OK;
+}
