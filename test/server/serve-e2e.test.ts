@@ -1,0 +1,186 @@
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { ClientConnection } from '../../src/rpc/client.js';
+import { dial, spawnTransport, type Transport } from '../../src/transport/index.js';
+import type { SubunitEvent } from '../../src/subunit/event.js';
+import { BIN, ROOT } from '../helpers/paths.js';
+import { startSshd, sshdUnavailable, type Sshd } from '../helpers/sshd.js';
+
+// `subrun serve` end to end: a real server process driven by the runner-side Connection.
+const dir = mkdtempSync(path.join(tmpdir(), 'subrun-serve-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const TEST_API = JSON.stringify(path.join(ROOT, 'dist', 'src', 'testing', 'index.js'));
+
+writeFileSync(
+  path.join(dir, 'math.test.js'),
+  `import { test, describe } from ${TEST_API};
+import assert from 'node:assert/strict';
+test('adds', () => { assert.equal(1 + 1, 2); });
+test('fails', () => { assert.equal(1 + 1, 3); });
+test('skips', { skip: 'not today' }, () => {});
+describe('io', () => {
+  test('prints', () => { console.log('to stdout'); process.stderr.write('to stderr\\n'); });
+});
+test('version', () => { assert.equal(globalThis.VERSION_SEEN ?? 1, 1); });
+`,
+);
+writeFileSync(
+  path.join(dir, 'hazard.test.js'),
+  `import { test } from ${TEST_API};
+test('spins forever', { timeout: 300 }, () => { for (;;) {} });
+test('exits the process', () => { process.exit(3); });
+test('still alive', () => {});
+`,
+);
+
+type Opened = { transport: Transport; client: ClientConnection };
+
+async function startStdio(files: string[], extra: string[] = [], protocolFd = true): Promise<Opened> {
+  const transport = await spawnTransport([process.execPath, BIN, 'serve', '--root', dir, ...extra, ...files], { protocolFd });
+  const client = await ClientConnection.connect(transport.stream, { handshakeTimeoutMs: 30_000 });
+  return { transport, client };
+}
+
+function collect(events: SubunitEvent[]) {
+  return (e: SubunitEvent) => events.push(e);
+}
+
+const finals = (events: SubunitEvent[]): string[] =>
+  events.filter((e) => e.status !== undefined && e.status !== 'inprogress').map((e) => `${e.testId}:${e.status}`);
+
+t.test('list, run a subset, failures, skips and captured output over stdio', async (t) => {
+  const { transport, client } = await startStdio(['math.test.js']);
+  const listed = await client.list();
+  t.same(listed.tests, ['math.test.js > adds', 'math.test.js > fails', 'math.test.js > skips', 'math.test.js > io > prints', 'math.test.js > version']);
+  const events: SubunitEvent[] = [];
+  const done = await client.run({ tests: ['math.test.js > fails', 'math.test.js > io > prints', 'math.test.js > skips'], onResult: collect(events) }).done;
+  t.equal(done.ran, 3);
+  t.same(finals(events).sort(), ['math.test.js > fails:fail', 'math.test.js > io > prints:success', 'math.test.js > skips:skip']);
+  const attachment = (id: string, name: string) =>
+    Buffer.concat(events.filter((e) => e.testId === id && e.fileName === name).map((e) => e.fileBytes!)).toString();
+  t.match(attachment('math.test.js > io > prints', 'stdout'), /to stdout/);
+  t.match(attachment('math.test.js > io > prints', 'stderr'), /to stderr/);
+  t.match(attachment('math.test.js > fails', 'traceback'), /3/);
+  t.ok(events.every((e) => e.status === undefined || e.timestamp !== undefined), 'every status packet has a timestamp');
+  await t.rejects(client.run({ tests: ['math.test.js > nope'] }).done, { code: 'ERR_UNKNOWN_TEST' });
+  await client.goodbye();
+  t.equal((await transport.closed).exitCode, 0, 'Goodbye ends the server with status 0');
+});
+
+t.test('a busy loop is stopped by replacing the worker while the server keeps answering', async (t) => {
+  const { transport, client } = await startStdio(['hazard.test.js']);
+  const events: SubunitEvent[] = [];
+  const run = client.run({ onResult: collect(events) });
+  // While the test spins, pings are answered by the main thread.
+  await new Promise((r) => setTimeout(r, 100));
+  const rtts: number[] = [];
+  for (let i = 0; i < 3; i++) rtts.push(await client.ping({ timeoutMs: 2000 }));
+  t.ok(Math.max(...rtts) < 100, `pings answered within 100 ms during the busy loop (${rtts.map((x) => x.toFixed(1)).join(', ')} ms)`);
+  await run.done;
+  const results = finals(events);
+  t.ok(results.includes('hazard.test.js > spins forever:fail'), 'the busy loop is reported failed');
+  t.ok(results.includes('hazard.test.js > exits the process:fail'), 'process.exit is charged to its test');
+  t.ok(results.includes('hazard.test.js > still alive:success'), 'the batch goes on in a new worker');
+  await client.goodbye();
+  t.equal((await transport.closed).exitCode, 0);
+});
+
+t.test('changed code is seen by the next Run (no stale module cache)', async (t) => {
+  const file = path.join(dir, 'fresh.test.js');
+  writeFileSync(file, `import { test } from ${TEST_API};\ntest('answer', () => { if (42 !== 41) throw new Error('old code'); });\n`);
+  const { client } = await startStdio(['fresh.test.js']);
+  const before: SubunitEvent[] = [];
+  await client.run({ onResult: collect(before) }).done;
+  t.same(finals(before), ['fresh.test.js > answer:fail']);
+  writeFileSync(file, `import { test } from ${TEST_API};\ntest('answer', () => { if (42 !== 42) throw new Error('old code'); });\n`);
+  const later = new Date(Date.now() + 2000);
+  utimesSync(file, later, later);
+  const after: SubunitEvent[] = [];
+  await client.run({ onResult: collect(after) }).done;
+  t.same(finals(after), ['fresh.test.js > answer:success']);
+  await client.goodbye();
+});
+
+t.test('over a Unix socket with --listen, several clients in turn', async (t) => {
+  const sock = path.join(dir, 'serve.sock');
+  const child = spawn(process.execPath, [BIN, 'serve', '--root', dir, '--listen', `unix:${sock}`, 'math.test.js'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+  });
+  t.equal(url, `unix:${sock}`);
+  for (let i = 0; i < 2; i++) {
+    const transport = await dial(url);
+    const client = await ClientConnection.connect(transport.stream);
+    const events: SubunitEvent[] = [];
+    await client.run({ tests: ['math.test.js > adds'], onResult: collect(events) }).done;
+    t.same(finals(events), ['math.test.js > adds:success']);
+    await client.goodbye();
+    await transport.close();
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'SIGTERM stops a listening server cleanly');
+});
+
+t.test('EOF on the input ends the server; --idle-exit ends an unused one', async (t) => {
+  const a = await startStdio(['math.test.js'], [], false);
+  a.transport.stream.end();
+  t.equal((await a.transport.closed).exitCode, 0, 'EOF ends it with status 0');
+  const b = await startStdio(['math.test.js'], ['--idle-exit', '2s']);
+  await b.client.run({ tests: ['math.test.js > adds'] }).done;
+  const closed = await b.transport.closed;
+  t.equal(closed.exitCode, 0, 'idle exit is a clean exit');
+});
+
+t.test('SIGTERM during a Run lets the running test finish, then stops', async (t) => {
+  const slow = path.join(dir, 'slow.test.js');
+  writeFileSync(slow, `import { test } from ${TEST_API};\ntest('one', async () => { await new Promise((r) => setTimeout(r, 400)); });\ntest('two', () => {});\n`);
+  const { transport, client } = await startStdio(['slow.test.js']);
+  const events: SubunitEvent[] = [];
+  let started!: () => void;
+  const oneStarted = new Promise<void>((r) => (started = r));
+  const run = client.run({
+    onResult: (e) => {
+      events.push(e);
+      if (e.status === 'inprogress') started();
+    },
+  });
+  await oneStarted;
+  process.kill((transport as unknown as { pid: number }).pid, 'SIGTERM');
+  const done = await run.done;
+  t.equal(done.cancelled, true);
+  t.same(finals(events), ['slow.test.js > one:success'], 'the running test finished; the next did not start');
+  t.equal((await transport.closed).exitCode, 0);
+});
+
+t.test('usage errors: no files, a missing file', async (t) => {
+  const missing = spawn(process.execPath, [BIN, 'serve', '--root', dir, 'no-such.test.js'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  missing.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise((r) => missing.once('exit', r));
+  t.equal(code, 2);
+  t.match(err, /no such test file: no-such\.test\.js/);
+});
+
+t.test('over ssh, through a real sshd', async (t) => {
+  const why = sshdUnavailable();
+  if (why !== undefined) throw new Error(`ssh test cannot run: ${why}`);
+  const sshd: Sshd = await startSshd();
+  t.teardown(() => sshd.stop());
+  const command = `${process.execPath} ${BIN} serve --root ${dir} math.test.js`;
+  const transport = await dial(sshd.url(command), { sshArgs: sshd.sshArgs, timeoutMs: 30_000 });
+  const client = await ClientConnection.connect(transport.stream, { handshakeTimeoutMs: 30_000 });
+  t.equal((await client.list()).tests.length, 5);
+  const events: SubunitEvent[] = [];
+  await client.run({ tests: ['math.test.js > adds', 'math.test.js > fails'], onResult: collect(events) }).done;
+  t.same(finals(events), ['math.test.js > adds:success', 'math.test.js > fails:fail']);
+  await client.goodbye();
+  t.equal((await transport.closed).exitCode, 0);
+});
