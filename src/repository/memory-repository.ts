@@ -129,9 +129,11 @@ export class MemoryRepository implements Repository {
     };
   }
 
-  async *openStream(id: number): AsyncIterable<Uint8Array> {
+  openStream(id: number): AsyncIterable<Uint8Array> {
     const chunks = this.#get(id).chunks;
-    for (const c of chunks) yield c;
+    return (async function* () {
+      yield* chunks;
+    })();
   }
 
   close(): void {

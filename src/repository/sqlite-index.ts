@@ -110,7 +110,7 @@ export class SqliteIndex {
       deleteResults: db.prepare('DELETE FROM results WHERE run_id = ?'),
       insertResult: db.prepare('INSERT INTO results (run_id, seq, test_id, status, duration_ms) VALUES (?, ?, ?, ?, ?)'),
       upsertTime: db.prepare(
-        `INSERT INTO times (test_id, last_ms, avg_ms, samples) VALUES (?1, ?2, ?2, 1)
+        `INSERT INTO times (test_id, last_ms, avg_ms, samples) VALUES (@id, @ms, @ms, 1)
          ON CONFLICT (test_id) DO UPDATE SET last_ms = excluded.last_ms, samples = samples + 1,
            avg_ms = avg_ms + (excluded.last_ms - avg_ms) / MIN(samples + 1, ${AVERAGE_WINDOW})`,
       ),
@@ -170,7 +170,7 @@ export class SqliteIndex {
       let seq = 0;
       for (const r of results) {
         s.insertResult.run(summary.id, seq++, r.testId, r.status, r.durationMs);
-        if (isTimed(r)) s.upsertTime.run(r.testId, r.durationMs);
+        if (isTimed(r)) s.upsertTime.run({ id: r.testId, ms: r.durationMs });
       }
       const plan = planFailing(results, failingAsPartial);
       if (plan.clear) s.clearFailing.run();
