@@ -156,8 +156,9 @@ export function registerHistoryCommands(program: Command, ctx: CliContext): void
     .addOption(repoOption())
     .action(async (files: string[], opts: { partial?: boolean; subunit?: boolean; repo?: string }) => {
       const sources = files.length === 0 ? ['-'] : files;
+      const resolve = (f: string) => path.resolve(ctx.cwd, f);
       for (const f of sources) {
-        if (f !== '-' && (!existsSync(f) || !statSync(f).isFile())) {
+        if (f !== '-' && (!existsSync(resolve(f)) || !statSync(resolve(f)).isFile())) {
           throw new SubrunError('ERR_USAGE', `cannot load ${JSON.stringify(f)}: no such file`, { details: { file: f } });
         }
       }
@@ -167,7 +168,7 @@ export function registerHistoryCommands(program: Command, ctx: CliContext): void
         let summary: RunSummary;
         try {
           for (const f of sources) {
-            const input = f === '-' ? ctx.stdin : createReadStream(f);
+            const input = f === '-' ? ctx.stdin : createReadStream(resolve(f));
             const decoder = new StreamDecoder({
               packet: (e, raw) => {
                 writer.packet(e, raw);
