@@ -5,3 +5,4 @@ export { withTimeout, parseDuration, type WaitOptions } from './core/abort.js';
 export * from './subunit/index.js';
 export * from './repository/index.js';
 export { FailureCollector, SummaryPrinter, formatFailure, formatTotals, type FailureDetail, type RunTotals, type TextSink, type Attachment } from './report/summary.js';
+export { ProgressLine, formatDuration, type ProgressOptions } from './report/progress.js';
