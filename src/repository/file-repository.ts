@@ -61,17 +61,22 @@ export class FileRepository implements Repository {
     if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError('dir', 'a directory path', dir);
     const clock = options.clock ?? systemClock;
     const formatFile = path.join(dir, 'format');
-    if (!existsSync(formatFile)) {
-      if (options.create !== true) {
-        throw new RepositoryError(RepositoryErrorCode.NOT_FOUND, `no subrun history at ${dir} (run \`subrun run\` or \`subrun load\` first)`, {
-          details: { dir },
-        });
+    try {
+      if (!existsSync(formatFile)) {
+        if (options.create !== true) {
+          throw new RepositoryError(RepositoryErrorCode.NOT_FOUND, `no subrun history at ${dir} (run \`subrun run\` or \`subrun load\` first)`, {
+            details: { dir },
+          });
+        }
+        mkdirSync(path.join(dir, 'runs'), { recursive: true });
+        writeFileSync(formatFile, FORMAT_TEXT);
       }
+      checkFormat(formatFile);
       mkdirSync(path.join(dir, 'runs'), { recursive: true });
-      writeFileSync(formatFile, FORMAT_TEXT);
+    } catch (error) {
+      if (error instanceof RepositoryError) throw error;
+      throw ioError(`cannot open the history at ${dir}`, error);
     }
-    checkFormat(formatFile);
-    mkdirSync(path.join(dir, 'runs'), { recursive: true });
     const indexFile = path.join(dir, INDEX_FILE);
     let index: SqliteIndex;
     let rebuiltFrom: string | undefined;

@@ -56,17 +56,22 @@ export class FileSink implements RecordSink {
     this.#writeAll(this.#batch.subarray(0, n));
   }
 
-  /** Flush, fsync and close (SPEC §13.4: a finished run survives a power failure). Idempotent. */
+  /** Flush, fsync and close (SPEC §13.4: a finished run survives a power failure). Idempotent; the descriptor is closed even on error. */
   seal(): void {
-    this.flush();
     const fd = this.#fd;
-    if (fd === undefined) return;
-    this.#fd = undefined;
+    if (fd === undefined) {
+      if (this.#error !== undefined) throw this.#error;
+      return;
+    }
     try {
-      fsyncSync(fd);
-    } catch (cause) {
-      throw this.#fail(cause);
+      this.flush();
+      try {
+        fsyncSync(fd);
+      } catch (cause) {
+        throw this.#fail(cause);
+      }
     } finally {
+      this.#fd = undefined;
       closeSync(fd);
     }
   }

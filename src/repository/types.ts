@@ -65,7 +65,10 @@ export interface BeginRunOptions {
 /**
  * Records one run as its results arrive (SPEC §13.3, §13.4). Every method is
  * synchronous except the ends; bytes handed over are on disk (for the file store)
- * before the caller returns to the event loop.
+ * before the caller returns to the event loop. The feeding methods throw
+ * ERR_REPO_IO once the stream cannot be written (a full disk), and
+ * ERR_REPO_CLOSED after finish() or abort(); finish()/abort() reject with
+ * ERR_REPO_IO in the first case, and the run is recovered on the next open.
  */
 export interface RunWriter {
   readonly id: number;

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,4 +196,12 @@ t.test('a stream file that cannot be read back is ERR_REPO_IO', async (t) => {
   await record(repo, [['a', 'success', 1]]);
   rmSync(path.join(dir, 'runs', '0.subunit'));
   t.throws(() => repo.openStream(0), { code: 'ERR_REPO_IO' });
+});
+
+t.test('a repository path that is not a directory is ERR_REPO_IO', async (t) => {
+  const dir = tempRepoDir(t);
+  mkdirSync(path.dirname(dir), { recursive: true });
+  writeFileSync(dir, 'a file, not a directory');
+  t.throws(() => FileRepository.open(dir, { create: true }), { code: 'ERR_REPO_IO' });
+  t.throws(() => FileRepository.open(path.join(dir, 'sub'), { create: true }), { code: 'ERR_REPO_IO' });
 });
