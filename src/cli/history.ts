@@ -18,7 +18,8 @@ export function registerHistoryCommands(program: Command, ctx: CliContext): void
     new Option('--repo <dir>', 'the history repository (default: .subrun in the current directory)');
 
   program
-    .command('last')
+    .command("last")
+    .summary("the latest run's failures and totals (--subunit: its stream)")
     .description('Show the results of the latest run: its failures with their output, then the totals.\nExit 1 if the run had failures (with --subunit: 0 once the stream is written).')
     .option('--subunit', 'write the run\'s subunit v2 stream to stdout instead (no RPC packets; readable by subunit2pyunit, testr load)')
     .addOption(repoOption())
@@ -38,6 +39,7 @@ export function registerHistoryCommands(program: Command, ctx: CliContext): void
 
   program
     .command('failing')
+    .summary('the tests failing now (--list, --subunit)')
     .description('Show the tests that are failing now (a test leaves the set only when it passes again).\nExit 1 if any test is failing (with --subunit: 0).')
     .option('--list', 'print only the failing test ids, one a line')
     .option('--subunit', 'write the failing tests\' packets from their runs as a subunit v2 stream')
@@ -86,7 +88,8 @@ export function registerHistoryCommands(program: Command, ctx: CliContext): void
     });
 
   program
-    .command('slowest')
+    .command("slowest")
+    .summary("the latest run's slowest tests")
     .description('Show the slowest tests of the latest run, slowest first (testr\'s table).')
     .option('-n, --count <n>', 'how many tests to show (default 10)', parseCount)
     .option('--all', 'show every test with a recorded time')
@@ -106,6 +109,7 @@ export function registerHistoryCommands(program: Command, ctx: CliContext): void
 
   program
     .command('stats')
+    .summary('figures about the history')
     .description('Show figures about the repository, one `name=value` a line.')
     .addOption(repoOption())
     .action(async (opts: { repo?: string }) => {
@@ -119,6 +123,7 @@ export function registerHistoryCommands(program: Command, ctx: CliContext): void
 
   program
     .command('history')
+    .summary('the latest runs, newest first')
     .description('List the latest runs, newest first: id, state, start, tests, failures, skips, time, source.')
     .option('-n, --count <n>', 'how many runs to show (default 10)', parseCount)
     .addOption(repoOption())
@@ -145,6 +150,7 @@ export function registerHistoryCommands(program: Command, ctx: CliContext): void
 
   program
     .command('load')
+    .summary('load subunit v2 streams into the history as one run')
     .description(
       'Load subunit v2 streams (from any producer) into the history as one run, then show its summary.\n' +
         'Reads stdin when no FILE (or `-`) is given. RPC packets are dropped; stray bytes are kept as output.\n' +
