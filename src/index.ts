@@ -11,3 +11,6 @@ export {
 export { ClientConnection, type ClientOptions, type RunOptions, type RunHandle, type ListResult, type RequestOptions } from './rpc/client.js';
 export { ServerConnection, type ServerHandler, type ServerOptions, type RequestContext, type ServerFinish } from './rpc/server.js';
 export { PROTOCOL_MIN, PROTOCOL_MAX, validateMessage, negotiateVersion, type RpcMessage, type Capabilities } from './rpc/messages.js';
+export * from './repository/index.js';
+export { FailureCollector, SummaryPrinter, formatFailure, formatTotals, type FailureDetail, type RunTotals, type TextSink, type Attachment } from './report/summary.js';
+export { ProgressLine, formatDuration, type ProgressOptions } from './report/progress.js';

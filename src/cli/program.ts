@@ -3,6 +3,7 @@ import { SubrunError } from '../core/errors.js';
 import { createContext, ExitCode, type CliContext, type CliIO } from './context.js';
 import { VERSION } from './version.js';
 import { registerServeCommands } from './serve.js';
+import { registerHistoryCommands } from './history.js';
 
 /**
  * Builds the commander program over the given streams (STYLE §7). Each command
@@ -27,6 +28,7 @@ export function createProgram(ctx: CliContext): Command {
         '3 infrastructure error (I/O, peer, server, pool), 130 interrupted.',
     );
   registerServeCommands(program, ctx);
+  registerHistoryCommands(program, ctx);
   return program;
 }
 
