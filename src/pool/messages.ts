@@ -22,7 +22,7 @@ export type ClientMessage =
   | { op: 'acquire'; id: string; needs: Need[] }
   | { op: 'cancel'; id: string }
   | { op: 'release'; lease: string }
-  | { op: 'verify'; lease: string; fence: number }
+  | { op: 'verify'; lease: string; fence: number; resources: string[] }
   | { op: 'ping' };
 
 const NAME_RE = /^[A-Za-z0-9_.-]+$/;
@@ -116,7 +116,11 @@ export function parseClientMessage(text: string): ClientMessage {
     case 'verify': {
       const fence = raw.fence;
       if (typeof fence !== 'number' || !Number.isSafeInteger(fence) || fence < 0) bad('`fence` must be a non-negative integer');
-      return { op: 'verify', lease: str(raw, 'lease', LIMITS.maxRequestId), fence };
+      const resources = raw.resources === undefined ? [] : raw.resources;
+      if (!Array.isArray(resources) || resources.length > LIMITS.maxCount || !resources.every((r) => typeof r === 'string' && r.length <= LIMITS.maxName + LIMITS.maxValue + 1)) {
+        bad('`resources` must be an array of resource ids');
+      }
+      return { op: 'verify', lease: str(raw, 'lease', LIMITS.maxRequestId), fence, resources: resources as string[] };
     }
     case 'ping':
       return { op: 'ping' };
