@@ -431,7 +431,7 @@ export class PoolState {
     this.#leases.set(lease.id, lease);
     s.leases.add(lease.id);
     const view = this.#leaseView(lease);
-    this.#emit({ kind: 'granted', at: lease.grantedAt, session: w.session, requestId: w.requestId, lease: view, waitedMs: Math.max(0, this.#clock.monotonic() - w.sinceMono) });
+    this.#emit({ kind: 'granted', at: lease.grantedAt, session: w.session, requestId: w.requestId, lease: view, waitedMs: Math.max(0, Math.round((this.#clock.monotonic() - w.sinceMono) * 1000) / 1000) });
     return view;
   }
 

@@ -108,7 +108,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   };
 
   const onEvent = (e: PoolEvent): void => {
-    const actor = 'actor' in e ? e.actor : 'session' in e ? (clientOf.get(e.session) ?? e.session) : 'pool';
+    const actor = 'actor' in e ? e.actor : e.kind === 'session-opened' ? e.client : 'session' in e ? (clientOf.get(e.session) ?? e.session) : 'pool';
     // Write-ahead: the event is durable before any peer hears of it (SPEC §12.8).
     store.append(e, actor);
     if (e.kind === 'session-opened') clientOf.set(e.session, e.client);
