@@ -288,8 +288,20 @@ export class PoolClient extends EventEmitter {
     this.#pingTimeoutMs = typeof msg.pingTimeoutMs === 'number' ? msg.pingTimeoutMs : 10_000;
     const held = new Map((msg.leases as LeaseView[]).map((l) => [l.id, l]));
     for (const [id, lease] of this.#leases) {
-      if (!held.has(id)) this.#lose(lease, 'the pool no longer has this lease');
+      if (held.has(id)) continue;
+      const releasing = this.#releases.get(id);
+      if (releasing !== undefined) {
+        // Our release went through before the connection dropped.
+        this.#leases.delete(id);
+        lease.markReleased();
+        this.#releases.delete(id);
+        releasing.resolve({ op: 'released', lease: id });
+      } else {
+        this.#lose(lease, 'the pool no longer has this lease');
+      }
     }
+    // A release sent into a dying connection is sent again.
+    for (const id of this.#releases.keys()) if (held.has(id)) this.#send({ op: 'release', lease: id });
     const queued = new Set((msg.queued as Array<{ id: string }>).map((q) => q.id));
     for (const view of held.values()) {
       if (this.#leases.has(view.id)) continue;
