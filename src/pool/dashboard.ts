@@ -11,10 +11,10 @@ body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.3em}h2{font-size:1.05em;margin-top:1.5em}
 table{border-collapse:collapse;min-width:40em}td,th{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}
 .free{color:#175}.held{color:#a50}.maintenance,.quarantined{color:#a11}.resetting{color:#55a}
-#err{color:#a11}button{font:inherit}
+#err,#msg{color:#a11}button{font:inherit}
 </style></head><body>
 <h1>subrun pool <small id="updated"></small></h1>
-<p><label>Token <input id="token" type="password" size="30" autocomplete="off"></label> <span id="err" role="alert"></span></p>
+<p><label>Token <input id="token" type="password" size="30" autocomplete="off"></label> <span id="err" role="alert"></span> <span id="msg" role="status"></span></p>
 <h2>Pools</h2><table id="pools"><thead><tr><th>type</th><th>total</th><th>free</th><th>held</th><th>out of service</th><th>waiting</th><th>longest wait</th></tr></thead><tbody></tbody></table>
 <h2>Resources</h2><table id="resources"><thead><tr><th>id</th><th>attributes</th><th>state</th><th>holder</th><th>fence</th><th></th></tr></thead><tbody></tbody></table>
 <h2>Queue</h2><table id="queue"><thead><tr><th>#</th><th>client</th><th>needs</th><th>waiting</th></tr></thead><tbody></tbody></table>
@@ -28,7 +28,8 @@ function cell(row, text, cls) { const td = row.insertCell(); td.textContent = te
 function secs(ms) { return ms < 1000 ? ms + ' ms' : (ms / 1000).toFixed(1) + ' s'; }
 async function act(id, what) {
   const r = await fetch('/v1/resources/' + encodeURIComponent(id) + '/' + what, { method: 'POST', headers: headers() });
-  if (!r.ok) { const e = await r.json().catch(() => ({})); document.getElementById('err').textContent = (e.code || r.status) + ': ' + (e.message || ''); }
+  const e = await r.json().catch(() => ({}));
+  document.getElementById('msg').textContent = r.ok ? id + ': ' + e.resource.state : (e.code || r.status) + ': ' + (e.message || '');
   refresh();
 }
 function fill(id, rows, render) { const body = document.querySelector('#' + id + ' tbody'); body.textContent = ''; for (const x of rows) render(body.insertRow(), x); }
