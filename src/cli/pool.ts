@@ -64,9 +64,10 @@ async function call(ctx: CliContext, opts: ClientOpts, method: string, p: string
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
+  const base = poolUrls(url).http;
   let res: Response;
   try {
-    res = await fetch(poolUrls(url).http + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    res = await fetch(base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
   } catch (error) {
     throw new SubrunError('ERR_POOL_CONNECT', `cannot reach the pool at ${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
   }
