@@ -19,6 +19,8 @@ export interface HttpApiContext {
   startedAt: number;
   version: string;
   remoteOf: (session: string) => string | undefined;
+  /** Commit staged events (write-ahead) before a reply reports a change. */
+  commit: () => void;
 }
 
 export function createHttpHandler(ctx: HttpApiContext): (req: IncomingMessage, res: ServerResponse) => void {
@@ -27,8 +29,9 @@ export function createHttpHandler(ctx: HttpApiContext): (req: IncomingMessage, r
   };
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, commit?: () => void): void {
   if (res.headersSent) return;
+  commit?.();
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
   res.end(text);
@@ -103,21 +106,21 @@ async function handle(ctx: HttpApiContext, req: IncomingMessage, res: ServerResp
     case 'POST /resources': {
       ctx.auth.requireAdmin(role);
       const spec = parseResourceSpec(await readBody(req));
-      return send(res, 201, { resource: state.addResource(spec, actor) });
+      return send(res, 201, { resource: state.addResource(spec, actor) }, ctx.commit);
     }
     case 'DELETE /resources/:id':
       ctx.auth.requireAdmin(role);
       state.removeResource(parts[2]!, actor);
-      return send(res, 200, { removed: parts[2] });
+      return send(res, 200, { removed: parts[2] }, ctx.commit);
     case 'POST /resources/:id/disable': {
       ctx.auth.requireAdmin(role);
       const body = await readBody(req);
       const note = typeof (body as { note?: unknown }).note === 'string' ? ((body as { note: string }).note).slice(0, LIMITS.maxValue) : null;
-      return send(res, 200, { resource: state.disable(parts[2]!, actor, note) });
+      return send(res, 200, { resource: state.disable(parts[2]!, actor, note) }, ctx.commit);
     }
     case 'POST /resources/:id/enable':
       ctx.auth.requireAdmin(role);
-      return send(res, 200, { resource: state.enable(parts[2]!, actor) });
+      return send(res, 200, { resource: state.enable(parts[2]!, actor) }, ctx.commit);
     default:
       throw poolError('ERR_POOL_NOT_FOUND', `no route ${method} ${url.pathname}`);
   }

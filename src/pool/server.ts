@@ -102,15 +102,34 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   const clientOf = new Map<string, string>();
   let started = false;
 
+  // Group commit (SPEC §12.8): events of one turn are staged, committed in one
+  // transaction, and only then are the replies of that turn sent.
+  let outbox: Array<[Conn, string]> = [];
+  let flushScheduled = false;
+  const flush = (): void => {
+    flushScheduled = false;
+    store.commit();
+    const batch = outbox;
+    outbox = [];
+    for (const [conn, text] of batch) if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(text);
+  };
   const send = (conn: Conn | undefined, msg: object): void => {
     if (conn === undefined || conn.ws.readyState !== conn.ws.OPEN) return;
-    conn.ws.send(JSON.stringify(msg));
+    outbox.push([conn, JSON.stringify(msg)]);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
   };
 
   const onEvent = (e: PoolEvent): void => {
     const actor = 'actor' in e ? e.actor : e.kind === 'session-opened' ? e.client : 'session' in e ? (clientOf.get(e.session) ?? e.session) : 'pool';
     // Write-ahead: the event is durable before any peer hears of it (SPEC §12.8).
-    store.append(e, actor);
+    store.stage(e, actor);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
     if (e.kind === 'session-opened') clientOf.set(e.session, e.client);
     if (e.kind === 'session-closed') {
       clientOf.delete(e.session);
@@ -168,7 +187,8 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   for (const r of state.resettingResources()) startHook(r.id);
 
   const startedAt = clock.now();
-  const handler = createHttpHandler({ state, store, auth, now: () => clock.now(), startedAt, version: options.version ?? '0', remoteOf: (s) => remotes.get(s) });
+  flush();
+  const handler = createHttpHandler({ state, store, auth, commit: flush, now: () => clock.now(), startedAt, version: options.version ?? '0', remoteOf: (s) => remotes.get(s) });
   const server = options.tls === undefined ? http.createServer(handler) : https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -52,6 +52,8 @@ export class PoolStore {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #append: (event: PoolEvent, actor: string) => void;
+  readonly #appendMany: (batch: Array<[PoolEvent, string]>) => void;
+  #staged: Array<[PoolEvent, string]> = [];
   readonly #stmts;
   #closed = false;
 
@@ -89,6 +91,9 @@ export class PoolStore {
       allEvents: db.prepare('SELECT data FROM events ORDER BY seq'),
     };
     this.#append = db.transaction((event: PoolEvent, actor: string) => this.#apply(event, actor));
+    this.#appendMany = db.transaction((batch: Array<[PoolEvent, string]>) => {
+      for (const [event, actor] of batch) this.#apply(event, actor);
+    });
   }
 
   #migrate(): void {
@@ -107,6 +112,27 @@ export class PoolStore {
   /** Append `event` to the log and apply it to the state tables, atomically. */
   append(event: PoolEvent, actor = 'pool'): void {
     this.#append(event, actor);
+  }
+
+  /**
+   * Queue `event` for the next `commit()`. The server stages every event of one turn of
+   * the event loop and commits them in one transaction before sending any reply (group
+   * commit: one WAL write instead of one per event).
+   */
+  stage(event: PoolEvent, actor = 'pool'): void {
+    this.#staged.push([event, actor]);
+  }
+
+  get stagedCount(): number {
+    return this.#staged.length;
+  }
+
+  /** Write every staged event atomically. */
+  commit(): void {
+    if (this.#staged.length === 0 || this.#closed) return;
+    const batch = this.#staged;
+    this.#staged = [];
+    this.#appendMany(batch);
   }
 
   #apply(e: PoolEvent, actor: string): void {
@@ -198,6 +224,7 @@ export class PoolStore {
 
   close(): void {
     if (this.#closed) return;
+    this.commit();
     this.#closed = true;
     this.#db.close();
   }
