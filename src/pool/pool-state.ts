@@ -86,6 +86,8 @@ export class PoolState {
   readonly #resources = new Map<string, Resource>();
   /** Grantable resources per type, in the order they became free (fair rotation). */
   readonly #free = new Map<string, Set<string>>();
+  /** Every resource per type, whatever its state (for the impossibility check). */
+  readonly #all = new Map<string, Set<string>>();
   readonly #leases = new Map<string, Lease>();
   readonly #sessions = new Map<string, Session>();
   #queue: Waiter[] = [];
@@ -225,6 +227,7 @@ export class PoolState {
     if (this.#resources.has(id)) throw poolError('ERR_POOL_CONFLICT', `resource ${id} already exists`);
     const r: Resource = { id, type: spec.type, value: spec.value, attrs: { ...(spec.attrs ?? {}) }, enabled: true, quarantined: false, resetting: false, lease: null, fence: 0, note: null };
     this.#resources.set(id, r);
+    this.#index(r);
     this.#markFree(r);
     const view = this.#resourceView(r);
     this.#emit({ kind: 'resource-added', at: this.#clock.now(), actor, resource: view });
@@ -237,6 +240,7 @@ export class PoolState {
     if (r.lease !== null) throw poolError('ERR_POOL_CONFLICT', `resource ${id} is held by lease ${r.lease}; disable it and remove it once released`);
     this.#unmarkFree(r);
     this.#resources.delete(id);
+    this.#all.get(r.type)?.delete(id);
     this.#emit({ kind: 'resource-removed', at: this.#clock.now(), actor, resource: id });
     // Waiters that can no longer ever be served are refused now, not left waiting forever.
     for (const w of [...this.#queue]) {
@@ -355,13 +359,7 @@ export class PoolState {
 
   /** Refuse at once what no arrangement of existing resources (in any state) could satisfy. */
   #checkPossible(needs: Need[]): void {
-    const all = new Map<string, Set<string>>();
-    for (const r of this.#resources.values()) {
-      let set = all.get(r.type);
-      if (set === undefined) all.set(r.type, (set = new Set()));
-      set.add(r.id);
-    }
-    if (allocate(needs, all, this.#resources, null) !== null) return;
+    if (allocate(needs, this.#all, this.#resources, null) !== null) return;
     const described = needs.map((n) => `${n.count} × ${n.type}${Object.keys(n.attrs).length ? ' ' + JSON.stringify(n.attrs) : ''}`).join(' + ');
     for (const n of needs) {
       const have = [...this.#resources.values()].filter((r) => r.type === n.type && matches(r.attrs, n.attrs)).length;
@@ -462,6 +460,12 @@ export class PoolState {
     if (i !== -1) this.#queue.splice(i, 1);
   }
 
+  #index(r: Resource): void {
+    let set = this.#all.get(r.type);
+    if (set === undefined) this.#all.set(r.type, (set = new Set()));
+    set.add(r.id);
+  }
+
   #freeCount(): number {
     let n = 0;
     for (const set of this.#free.values()) n += set.size;
@@ -482,7 +486,9 @@ export class PoolState {
   #restore(snap: PoolSnapshot, graceMs: number): void {
     this.#fence = snap.fence;
     for (const r of snap.resources) {
-      this.#resources.set(r.id, { ...r, attrs: { ...r.attrs }, lease: null });
+      const restored: Resource = { ...r, attrs: { ...r.attrs }, lease: null };
+      this.#resources.set(r.id, restored);
+      this.#index(restored);
     }
     for (const s of snap.sessions) {
       const session: Session = { id: s.id, client: s.client, tokenHash: s.tokenHash, graceMs: s.graceMs, connected: false, leases: new Set(), waiting: new Map(), timer: null };
