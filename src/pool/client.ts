@@ -362,6 +362,17 @@ export class PoolClient extends EventEmitter {
           p.reject(error);
           return;
         }
+        const leaseId = typeof msg.lease === 'string' ? msg.lease : undefined;
+        const releasing = leaseId === undefined ? undefined : this.#releases.get(leaseId);
+        if (releasing !== undefined && error.code === 'ERR_POOL_NOT_FOUND') {
+          // The pool no longer has it (it expired): released either way.
+          this.#releases.delete(leaseId!);
+          const lease = this.#leases.get(leaseId!);
+          this.#leases.delete(leaseId!);
+          lease?.markReleased();
+          releasing.resolve(msg);
+          return;
+        }
         this.emit('error-message', error);
         return;
       }

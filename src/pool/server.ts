@@ -224,7 +224,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
       } catch (error) {
         const wire = toWireError(error);
         if (wire.status === 500) log(`pool: internal error handling a message: ${String(error)}`);
-        send(conn, { op: 'error', id: idOf(data), ...wire });
+        send(conn, { op: 'error', ...refOf(data), ...wire });
         if (wire.status === 400 && ++conn.badMessages > MAX_BAD_MESSAGES) ws.close(1008, 'too many bad messages');
       }
     });
@@ -372,12 +372,13 @@ function rawText(data: RawData): string {
   return Buffer.from(data).toString('utf8');
 }
 
-/** Best-effort request id of a message that failed validation, so the client can match the error. */
-function idOf(data: RawData): string | undefined {
+/** Best-effort request id (or lease id) of a message that failed, so the client can match the error. */
+function refOf(data: RawData): { id?: string; lease?: string } {
   try {
-    const v = JSON.parse(rawText(data)) as { id?: unknown };
-    return typeof v.id === 'string' && v.id.length <= LIMITS.maxRequestId ? v.id : undefined;
+    const v = JSON.parse(rawText(data)) as { id?: unknown; lease?: unknown };
+    const ok = (x: unknown): x is string => typeof x === 'string' && x.length <= LIMITS.maxRequestId;
+    return { ...(ok(v.id) ? { id: v.id } : {}), ...(ok(v.lease) ? { lease: v.lease } : {}) };
   } catch {
-    return undefined;
+    return {};
   }
 }
