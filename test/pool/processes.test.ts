@@ -39,7 +39,9 @@ t.test('a holder frozen with SIGSTOP loses its lease after the ping timeout and 
   process.kill(holder.child.pid!, 'SIGSTOP');
   const lease = await next;
   const ms = performance.now() - stoppedAt;
-  t.ok(ms >= 400, `not reclaimed before the ping timeout (${ms.toFixed(0)} ms)`);
+  // The timeout runs from the holder's last pong, which may be up to one ping interval
+  // (a quarter of the timeout) before the SIGSTOP.
+  t.ok(ms >= 300, `not reclaimed before the ping timeout (${ms.toFixed(0)} ms after SIGSTOP)`);
   t.equal(lease.fence, granted.fence + 1);
   t.match(server.store.history({ kind: 'released' })[0]!.event, { reason: 'ping-timeout' });
   process.kill(holder.child.pid!, 'SIGCONT');
