@@ -67,3 +67,26 @@ function countCandidates(
   for (const id of pool) if ((exclude === null || !exclude.has(id)) && matches(resources.get(id)!.attrs, need.attrs)) n++;
   return n;
 }
+
+/**
+ * Add to `claimed` the free resources a waiting request would take, up to its counts, so
+ * that requests queued behind it cannot take them (SPEC §12.5.2: no starvation).
+ */
+export function claim(
+  needs: readonly Need[],
+  free: ReadonlyMap<string, ReadonlySet<string>>,
+  resources: ReadonlyMap<string, { attrs: Record<string, string> }>,
+  claimed: Set<string>,
+): void {
+  for (const need of needs) {
+    const pool = free.get(need.type);
+    if (pool === undefined) continue;
+    let n = 0;
+    for (const id of pool) {
+      if (n >= need.count) break;
+      if (claimed.has(id) || !matches(resources.get(id)!.attrs, need.attrs)) continue;
+      claimed.add(id);
+      n++;
+    }
+  }
+}

@@ -1,16 +1,15 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { poolError } from './errors.js';
-import { matches, allocate } from './allocate.js';
+import { allocate, claim, matches } from './allocate.js';
+import { leaseView, resourceView, sessionView, type Lease, type Resource, type Session, type Waiter } from './records.js';
 import {
   resourceId,
-  type GrantedResource,
   type LeaseView,
   type Need,
   type PoolEvent,
   type PoolSnapshot,
   type ReleaseReason,
   type ResourceSpec,
-  type ResourceState,
   type ResourceView,
   type SessionView,
   type WaiterView,
@@ -22,47 +21,6 @@ import {
  * is reported through `emit` before the method returns; the server persists each event
  * and only then tells the peers.
  */
-
-interface Resource {
-  id: string;
-  type: string;
-  value: string;
-  attrs: Record<string, string>;
-  enabled: boolean;
-  quarantined: boolean;
-  resetting: boolean;
-  lease: string | null;
-  fence: number;
-  note: string | null;
-}
-
-interface Lease {
-  id: string;
-  session: string;
-  requestId: string;
-  fence: number;
-  resources: string[];
-  grantedAt: number;
-}
-
-interface Waiter {
-  session: string;
-  requestId: string;
-  needs: Need[];
-  since: number;
-  sinceMono: number;
-}
-
-interface Session {
-  id: string;
-  client: string;
-  tokenHash: string;
-  graceMs: number;
-  connected: boolean;
-  leases: Set<string>;
-  waiting: Map<string, Waiter>;
-  timer: TimerHandle | null;
-}
 
 export type RequestOutcome =
   | { status: 'granted'; lease: LeaseView; replay: boolean }
@@ -119,7 +77,7 @@ export class PoolState {
     s.timer = null;
     s.connected = true;
     this.#emit({ kind: 'session-resumed', at: this.#clock.now(), session: id, remote });
-    return this.#sessionView(s);
+    return sessionView(s);
   }
 
   /**
@@ -161,7 +119,7 @@ export class PoolState {
     const s = this.#live(sessionId);
     for (const leaseId of s.leases) {
       const lease = this.#leases.get(leaseId)!;
-      if (lease.requestId === requestId) return { status: 'granted', lease: this.#leaseView(lease), replay: true };
+      if (lease.requestId === requestId) return { status: 'granted', lease: leaseView(this.#resources, this.#sessions, lease), replay: true };
     }
     const earlier = s.waiting.get(requestId);
     if (earlier !== undefined) return { status: 'queued', position: this.#queue.indexOf(earlier) + 1, replay: true };
@@ -229,7 +187,7 @@ export class PoolState {
     this.#resources.set(id, r);
     this.#index(r);
     this.#markFree(r);
-    const view = this.#resourceView(r);
+    const view = resourceView(r);
     this.#emit({ kind: 'resource-added', at: this.#clock.now(), actor, resource: view });
     this.#schedule();
     return view;
@@ -262,7 +220,7 @@ export class PoolState {
     r.note = note;
     this.#unmarkFree(r);
     this.#emit({ kind: 'resource-disabled', at: this.#clock.now(), actor, resource: id, note });
-    return this.#resourceView(r);
+    return resourceView(r);
   }
 
   /** Back into service; also lifts a quarantine. */
@@ -274,7 +232,7 @@ export class PoolState {
     this.#markFree(r);
     this.#emit({ kind: 'resource-enabled', at: this.#clock.now(), actor, resource: id });
     this.#schedule();
-    return this.#resourceView(r);
+    return resourceView(r);
   }
 
   /** The release hook of a resetting resource finished; failure quarantines it. */
@@ -293,7 +251,7 @@ export class PoolState {
 
   /** Resources left resetting by a previous run (their hook must run again). */
   resettingResources(): ResourceView[] {
-    return [...this.#resources.values()].filter((r) => r.resetting).map((r) => this.#resourceView(r));
+    return [...this.#resources.values()].filter((r) => r.resetting).map((r) => resourceView(r));
   }
 
   /** Stop all grace timers (the server is going away; the snapshot keeps the sessions). */
@@ -308,15 +266,15 @@ export class PoolState {
   // ---- views ----
 
   resources(): ResourceView[] {
-    return [...this.#resources.values()].map((r) => this.#resourceView(r));
+    return [...this.#resources.values()].map((r) => resourceView(r));
   }
 
   resource(id: string): ResourceView {
-    return this.#resourceView(this.#resource(id));
+    return resourceView(this.#resource(id));
   }
 
   leases(): LeaseView[] {
-    return [...this.#leases.values()].map((l) => this.#leaseView(l));
+    return [...this.#leases.values()].map((l) => leaseView(this.#resources, this.#sessions, l));
   }
 
   queue(): WaiterView[] {
@@ -331,12 +289,12 @@ export class PoolState {
   }
 
   sessions(): SessionView[] {
-    return [...this.#sessions.values()].map((s) => this.#sessionView(s));
+    return [...this.#sessions.values()].map((s) => sessionView(s));
   }
 
   session(id: string): SessionView | undefined {
     const s = this.#sessions.get(id);
-    return s === undefined ? undefined : this.#sessionView(s);
+    return s === undefined ? undefined : sessionView(s);
   }
 
   get fence(): number {
@@ -376,24 +334,11 @@ export class PoolState {
    */
   #claims(upTo: number): Set<string> {
     const claimed = new Set<string>();
-    for (let i = 0; i < upTo && i < this.#queue.length; i++) this.#claimFor(this.#queue[i]!, claimed);
+    for (let i = 0; i < upTo && i < this.#queue.length; i++) claim(this.#queue[i]!.needs, this.#free, this.#resources, claimed);
     return claimed;
   }
 
-  #claimFor(w: Waiter, claimed: Set<string>): void {
-    for (const need of w.needs) {
-      let n = 0;
-      const free = this.#free.get(need.type);
-      if (free === undefined) continue;
-      for (const id of free) {
-        if (n >= need.count) break;
-        if (claimed.has(id)) continue;
-        if (!matches(this.#resources.get(id)!.attrs, need.attrs)) continue;
-        claimed.add(id);
-        n++;
-      }
-    }
-  }
+
 
   #schedule(): void {
     if (this.#closed || this.#queue.length === 0) return;
@@ -404,7 +349,7 @@ export class PoolState {
       const w = this.#queue[i]!;
       const picked = allocate(w.needs, this.#free, this.#resources, claimed);
       if (picked === null) {
-        this.#claimFor(w, claimed);
+        claim(w.needs, this.#free, this.#resources, claimed);
         i++;
         continue;
       }
@@ -428,7 +373,7 @@ export class PoolState {
     }
     this.#leases.set(lease.id, lease);
     s.leases.add(lease.id);
-    const view = this.#leaseView(lease);
+    const view = leaseView(this.#resources, this.#sessions, lease);
     this.#emit({ kind: 'granted', at: lease.grantedAt, session: w.session, requestId: w.requestId, lease: view, waitedMs: Math.max(0, Math.round((this.#clock.monotonic() - w.sinceMono) * 1000) / 1000) });
     return view;
   }
@@ -510,27 +455,5 @@ export class PoolState {
     for (const s of this.#sessions.values()) {
       s.timer = this.#clock.setTimeout(() => this.#expire(s, 'expired'), Math.max(graceMs, s.graceMs));
     }
-  }
-
-  #resourceView(r: Resource): ResourceView {
-    let state: ResourceState;
-    if (r.lease !== null) state = 'held';
-    else if (r.resetting) state = 'resetting';
-    else if (r.quarantined) state = 'quarantined';
-    else if (!r.enabled) state = 'maintenance';
-    else state = 'free';
-    return { id: r.id, type: r.type, value: r.value, attrs: { ...r.attrs }, state, enabled: r.enabled, quarantined: r.quarantined, resetting: r.resetting, lease: r.lease, fence: r.fence, note: r.note };
-  }
-
-  #leaseView(l: Lease): LeaseView {
-    const resources: GrantedResource[] = l.resources.map((id) => {
-      const r = this.#resources.get(id);
-      return r === undefined ? { id, type: '', value: '', attrs: {} } : { id, type: r.type, value: r.value, attrs: { ...r.attrs } };
-    });
-    return { id: l.id, session: l.session, client: this.#sessions.get(l.session)?.client ?? '', requestId: l.requestId, fence: l.fence, resources, grantedAt: l.grantedAt };
-  }
-
-  #sessionView(s: Session): SessionView {
-    return { id: s.id, client: s.client, connected: s.connected, graceMs: s.graceMs, leases: [...s.leases], waiting: [...s.waiting.keys()] };
   }
 }
