@@ -256,7 +256,13 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  subrun pool run --need port=2 --need compute:os=ubuntu -- sh -c \'echo $SUBRUN_POOL_PORT_0 $SUBRUN_POOL_COMPUTE\'\n\nExit status: the command\'s, or 3 if the pool fails.\n')
     .action(async (cmd: string[], o) => {
       const { url, token } = fromEnv(ctx, o, false);
-      const needs = (o.need as string[]).map((n) => parseNeedText(n));
+      const needs = (o.need as string[]).map((n) => {
+        try {
+          return parseNeedText(n);
+        } catch (error) {
+          throw new SubrunError('ERR_USAGE', `--need: ${(error as Error).message}`);
+        }
+      });
       if (needs.length === 0) throw new SubrunError('ERR_USAGE', 'at least one --need is required');
       const client = await PoolClient.connect(poolUrls(url).ws, { token, name: o.name });
       try {

@@ -3,18 +3,17 @@ import WebSocket from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { InvalidArgumentError, SubrunError } from '../core/errors.js';
 import { withTimeout } from '../core/abort.js';
-import { parseNeedText, parseNeeds } from './messages.js';
+import { normalizeNeeds, type NeedsInput } from './needs-input.js';
 import { Lease } from './lease.js';
 import type { LeaseView, Need } from './types.js';
+
+export { normalizeNeeds, type NeedsInput } from './needs-input.js';
 
 /**
  * `PoolClient` (SPEC §12.4): one WebSocket session with the pool. Leases live as long as
  * the session; the client reconnects with its session token after a dropped connection
  * or a pool restart and learns which leases survived (a lost one emits `lost`).
  */
-
-/** `{port: 2}`, `['port=2', 'compute:os=ubuntu']` or full `Need` objects. */
-export type NeedsInput = Record<string, number> | ReadonlyArray<string | { type: string; count?: number; attrs?: Record<string, string> }>;
 
 export interface PoolClientOptions {
   /** Bearer token (client or admin). */
@@ -48,14 +47,6 @@ interface Pending {
 }
 
 type Waiter = { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void };
-
-export function normalizeNeeds(input: NeedsInput): Need[] {
-  if (Array.isArray(input)) {
-    return input.flatMap((n: string | { type: string; count?: number; attrs?: Record<string, string> }) => (typeof n === 'string' ? [parseNeedText(n)] : parseNeeds([n])));
-  }
-  if (typeof input !== 'object' || input === null) throw new InvalidArgumentError('needs', 'an object {type: count} or an array of needs', input);
-  return parseNeeds(Object.entries(input).map(([type, count]) => ({ type, count })));
-}
 
 export class PoolClient extends EventEmitter {
   readonly url: string;
@@ -129,24 +120,25 @@ export class PoolClient extends EventEmitter {
   }
 
   /** Give a lease back; resolves when the pool confirms. */
-  async release(lease: Lease | string): Promise<void> {
+  async release(lease: Lease | string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     const id = typeof lease === 'string' ? lease : lease.id;
     if (!this.#leases.has(id)) return;
     const done = new Promise<Record<string, unknown>>((resolve, reject) => this.#releases.set(id, { resolve, reject }));
     this.#send({ op: 'release', lease: id });
-    await withTimeout(done, { timeoutMs: this.#opts.connectTimeoutMs ?? 10_000, clock: this.#clock, what: `releasing ${id}` });
+    await withTimeout(done, { timeoutMs: options.timeoutMs ?? this.#opts.connectTimeoutMs ?? 10_000, signal: options.signal, clock: this.#clock, what: `releasing ${id}` });
   }
 
   /** Ask the pool whether `lease`'s fencing token is still current (SPEC §12.7). */
-  async verify(lease: Lease): Promise<{ valid: boolean; currentFence: number }> {
-    await this.#ready;
+  async verify(lease: Lease, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ valid: boolean; currentFence: number }> {
+    const timeoutMs = options.timeoutMs ?? this.#opts.connectTimeoutMs ?? 10_000;
+    await withTimeout(this.#ready, { timeoutMs, signal: options.signal, clock: this.#clock, what: 'waiting for the pool connection' });
     const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
       const list = this.#verifies.get(lease.id) ?? [];
       list.push({ resolve, reject });
       this.#verifies.set(lease.id, list);
     });
     this.#send({ op: 'verify', lease: lease.id, fence: lease.fence, resources: lease.resources.map((r) => r.id) });
-    const r = await withTimeout(answer, { timeoutMs: this.#opts.connectTimeoutMs ?? 10_000, clock: this.#clock, what: 'verifying a lease' });
+    const r = await withTimeout(answer, { timeoutMs, signal: options.signal, clock: this.#clock, what: 'verifying a lease' });
     return { valid: r.valid === true, currentFence: Number(r.currentFence) };
   }
 

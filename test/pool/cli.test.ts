@@ -45,7 +45,8 @@ t.test('subrun pool run holds the lease while CMD runs, passes values, releases 
   t.equal(impossible.code, 3);
   t.match(impossible.stderr, /ERR_POOL_IMPOSSIBLE/);
   const usage = await runSubrun(['pool', 'run', '--need', 'port=x', '--', 'true'], { env });
-  t.not(usage.code, 0);
+  t.equal(usage.code, 2, 'a malformed --need is a usage error');
+  t.match(usage.stderr, /--need: a need looks like/);
 });
 
 t.test('subrun pool history --check replays a database against the invariants', async (t) => {

@@ -30,6 +30,8 @@ t.test('acquire, queue with position, grant on release, values and fences', asyn
   t.same(second.byType.compute, ['h1']);
   await t.rejects(b.acquire({ gpu: 1 }), { code: 'ERR_POOL_IMPOSSIBLE' }, 'impossible refused at once');
   await t.rejects(b.acquire({ port: 3 }), { code: 'ERR_POOL_IMPOSSIBLE' });
+  await t.rejects(b.acquire({ port: 0 }), { code: 'ERR_INVALID_ARGUMENT', message: /Expected `needs` to be valid needs/ }, 'our caller gets an argument error');
+  await t.rejects(b.acquire(['port:os']), { code: 'ERR_INVALID_ARGUMENT' });
 });
 
 t.test('a clean close releases at once; a timed-out acquire withdraws its request', async (t) => {
