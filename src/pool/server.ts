@@ -108,7 +108,16 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   let flushScheduled = false;
   const flush = (): void => {
     flushScheduled = false;
-    store.commit();
+    try {
+      store.commit();
+    } catch (error) {
+      // Nothing of this turn may be told to anyone: it is not durable. Drop every
+      // connection so holders resume against whatever a restarted pool finds on disk.
+      outbox = [];
+      log(`pool: cannot write the state database, stopping: ${(error as Error).message}`);
+      void shutdown(false);
+      return;
+    }
     const batch = outbox;
     outbox = [];
     for (const [conn, text] of batch) if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(text);
@@ -187,7 +196,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   for (const r of state.resettingResources()) startHook(r.id);
 
   const startedAt = clock.now();
-  flush();
+  store.commit();
   const handler = createHttpHandler({ state, store, auth, commit: flush, now: () => clock.now(), startedAt, version: options.version ?? '0', remoteOf: (s) => remotes.get(s) });
   const server = options.tls === undefined ? http.createServer(handler) : https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler);
   server.headersTimeout = 10_000;
