@@ -1,6 +1,9 @@
 import t from 'tap';
 import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { runSubrun } from '../helpers/cli.js';
+import { BIN } from '../helpers/paths.js';
+import { spawnNode } from './fixtures/proc.js';
 import { ADMIN_TOKEN, CLIENT_TOKEN, startPool, tempDir } from './fixtures/pool-env.js';
 
 t.test('subrun pool list|status|disable|enable|add|remove|history against a real server', async (t) => {
@@ -62,4 +65,31 @@ t.test('subrun pool serve refuses --insecure-local off loopback (exit 2)', async
   const r = await runSubrun(['pool', 'serve', '--insecure-local', '--host', '0.0.0.0', '--port', '0', '--db', path.join(tempDir(t), 'x.sqlite')]);
   t.equal(r.code, 2);
   t.match(r.stderr, /only allowed when bound to loopback/);
+});
+
+t.test('subrun pool serve as a process: --config with resources, hooks and tokens; SIGTERM stops it cleanly', async (t) => {
+  const dir = tempDir(t);
+  const config = path.join(dir, 'pool.json');
+  writeFileSync(config, JSON.stringify({
+    resources: [{ type: 'dev', value: 'd1', attrs: { kind: 'usb' } }],
+    hooks: { dev: { release: 'exit 3', timeoutMs: 5000 } },
+    tokens: { client: ['cfg-client'], admin: ['cfg-admin'] },
+  }));
+  const serve = spawnNode(t, BIN, ['pool', 'serve', '--config', config, '--resource', 'port=7000', '--port', '0', '--db', path.join(dir, 'p.sqlite')]);
+  const line = await serve.waitFor((l) => typeof l.text === 'string' && l.text.includes('listening on'));
+  const url = /listening on (http:\/\/[^ ]+)/.exec(line.text)![1]!;
+  const env = { SUBRUN_POOL_URL: url, SUBRUN_POOL_TOKEN: 'cfg-client' };
+  const list = await runSubrun(['pool', 'list', '--json'], { env });
+  t.same(JSON.parse(list.stdout).map((r: { id: string }) => r.id).sort(), ['dev:d1', 'port:7000']);
+  t.equal((await runSubrun(['pool', 'list'], { env: { ...env, SUBRUN_POOL_TOKEN: 'wrong' } })).code, 3, 'a wrong token is refused');
+  const run = await runSubrun(['pool', 'run', '--need', 'dev:kind=usb', '--', 'true'], { env });
+  t.equal(run.code, 0, run.stderr);
+  let state = '';
+  for (let i = 0; i < 200 && state !== 'quarantined'; i++) {
+    state = JSON.parse((await runSubrun(['pool', 'list', '--json'], { env })).stdout).find((r: { id: string }) => r.id === 'dev:d1').state;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  t.equal(state, 'quarantined', 'the configured release hook failed and quarantined the device');
+  serve.child.kill('SIGTERM');
+  t.equal(await serve.exited, 0, 'SIGTERM: a clean exit');
 });
