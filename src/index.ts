@@ -14,3 +14,11 @@ export { PROTOCOL_MIN, PROTOCOL_MAX, validateMessage, negotiateVersion, type Rpc
 export * from './repository/index.js';
 export { FailureCollector, SummaryPrinter, formatFailure, formatTotals, type FailureDetail, type RunTotals, type TextSink, type Attachment } from './report/summary.js';
 export { ProgressLine, formatDuration, type ProgressOptions } from './report/progress.js';
+export { PoolClient, normalizeNeeds, type PoolClientOptions, type AcquireOptions, type NeedsInput } from './pool/client.js';
+export { Lease } from './pool/lease.js';
+export { createPoolServer, type PoolServer, type PoolServerOptions } from './pool/server.js';
+export { PoolState, type PoolStateOptions, type RequestOutcome } from './pool/pool-state.js';
+export { PoolStore, POOL_SCHEMA_VERSION } from './pool/store.js';
+export { checkEventLog } from './pool/invariants.js';
+export { POOL_ERROR_STATUS } from './pool/errors.js';
+export type { Need, ResourceSpec, ResourceView, LeaseView, PoolEvent, PoolSnapshot } from './pool/types.js';

@@ -4,6 +4,7 @@ import { createContext, ExitCode, type CliContext, type CliIO } from './context.
 import { VERSION } from './version.js';
 import { registerServeCommands } from './serve.js';
 import { registerHistoryCommands } from './history.js';
+import { registerPoolCommands } from './pool.js';
 
 /**
  * Builds the commander program over the given streams (STYLE §7). Each command
@@ -29,6 +30,7 @@ export function createProgram(ctx: CliContext): Command {
     );
   registerServeCommands(program, ctx);
   registerHistoryCommands(program, ctx);
+  registerPoolCommands(program, ctx);
   return program;
 }
 

@@ -1,0 +1,174 @@
+// bench/pool.js: the resource pool under load, beside the bare WebSocket floor.
+//
+//   npm run build && node bench/pool.js [--clients 1000] [--resources 100] [--seconds 5] [--kills 10]
+//
+// The pool server and a bare `ws` echo server (the anchor) each run in their own child
+// process; the clients run here. Printed: grants/s with N clients cycling acquire/release
+// on R resources vs bare echo round trips/s with the same N clients; p50/p99 grant latency
+// of one client when a resource is free vs p50/p99 bare echo round trip; SIGKILL of a
+// holder to the next grant vs the bare round trip. Medians; ratios ours/anchor.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
+import { PoolClient } from '../dist/src/pool/client.js';
+
+const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const CLIENTS = Number(args.clients ?? 1000);
+const RESOURCES = Number(args.resources ?? 100);
+const SECONDS = Number(args.seconds ?? 5);
+const KILLS = Number(args.kills ?? 10);
+const TOKEN = 'bench-token';
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(3));
+
+function child(argv, readyRe) {
+  const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: p.stdout }).on('line', (line) => {
+      const m = readyRe.exec(line);
+      if (m) resolve({ proc: p, port: Number(m[1]) });
+    });
+    p.once('exit', (code) => reject(new Error(`child exited ${code}`)));
+  });
+}
+
+const ANCHOR = `
+import { WebSocketServer } from 'ws';
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
+wss.on('listening', () => console.log('anchor on ' + wss.address().port));
+`;
+
+async function anchorClients(url, n) {
+  return Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  })));
+}
+
+function echo(ws, msg) {
+  return new Promise((resolve) => {
+    ws.once('message', resolve);
+    ws.send(msg);
+  });
+}
+
+async function main() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'subrun-bench-pool-'));
+  const children = [];
+  try {
+    const resources = [...Array.from({ length: RESOURCES }, (_, i) => `--resource=port=${20000 + i}`), '--resource=solo=1', '--resource=kill=1'];
+    const pool = await child([path.join(ROOT, 'bin', 'subrun.js'), 'pool', 'serve', '--port', '0', '--db', path.join(dir, 'pool.sqlite'), '--token', TOKEN, '--ping-timeout', '30s', ...resources], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    children.push(pool.proc);
+    const anchor = await child(['--input-type=module', '-e', ANCHOR], /anchor on (\d+)/);
+    children.push(anchor.proc);
+    const poolUrl = `ws://127.0.0.1:${pool.port}/v1/ws`;
+    const anchorUrl = `ws://127.0.0.1:${anchor.port}`;
+    console.log(`bench/pool: ${CLIENTS} clients, ${RESOURCES} resources, ${SECONDS} s per throughput run, node ${process.version}`);
+
+    // 1. Latency of one client when a resource is free, beside the bare echo round trip.
+    const one = await PoolClient.connect(poolUrl, { token: TOKEN, name: 'latency' });
+    const [aws] = await anchorClients(anchorUrl, 1);
+    const grantMs = [];
+    const rttMs = [];
+    const msg = JSON.stringify({ op: 'acquire', id: 'r1', needs: [{ type: 'solo', count: 1, attrs: {} }] });
+    for (let i = 0; i < 3000; i++) {
+      let t0 = performance.now();
+      const lease = await one.acquire({ solo: 1 });
+      grantMs.push(performance.now() - t0);
+      await lease.release();
+      t0 = performance.now();
+      await echo(aws, msg);
+      rttMs.push(performance.now() - t0);
+    }
+    grantMs.splice(0, 300);
+    rttMs.splice(0, 300);
+    console.log(`grant latency, free resource:  p50 ${fmt(pct(grantMs, 50))} ms  p99 ${fmt(pct(grantMs, 99))} ms`);
+    console.log(`bare ws round trip (anchor):   p50 ${fmt(pct(rttMs, 50))} ms  p99 ${fmt(pct(rttMs, 99))} ms`);
+    console.log(`ratio p50 ${fmt(pct(grantMs, 50) / pct(rttMs, 50))}x, p99 ${fmt(pct(grantMs, 99) / pct(rttMs, 99))}x`);
+    aws.close();
+
+    // 2. Throughput: N clients cycling acquire/release on R resources vs N clients echoing.
+    const clients = [];
+    for (let i = 0; i < CLIENTS; i += 100) {
+      clients.push(...(await Promise.all(Array.from({ length: Math.min(100, CLIENTS - i) }, (_, j) => PoolClient.connect(poolUrl, { token: TOKEN, name: `b${i + j}`, connectTimeoutMs: 30_000 })))));
+    }
+    const runs = [];
+    for (let r = 0; r < 3; r++) {
+      let grants = 0;
+      let stop = false;
+      const t0 = performance.now();
+      setTimeout(() => (stop = true), SECONDS * 1000);
+      await Promise.all(clients.map(async (c) => {
+        while (!stop) {
+          const lease = await c.acquire({ port: 1 });
+          grants++;
+          await lease.release();
+        }
+      }));
+      runs.push(grants / ((performance.now() - t0) / 1000));
+    }
+    const anchorWs = [];
+    for (let i = 0; i < CLIENTS; i += 100) anchorWs.push(...(await anchorClients(anchorUrl, Math.min(100, CLIENTS - i))));
+    const anchorRuns = [];
+    for (let r = 0; r < 3; r++) {
+      let trips = 0;
+      let stop = false;
+      const t0 = performance.now();
+      setTimeout(() => (stop = true), SECONDS * 1000);
+      await Promise.all(anchorWs.map(async (ws) => {
+        while (!stop) {
+          await echo(ws, msg);
+          trips++;
+        }
+      }));
+      anchorRuns.push(trips / ((performance.now() - t0) / 1000));
+    }
+    const g = pct(runs, 50);
+    const a = pct(anchorRuns, 50);
+    console.log(`grants/s (${CLIENTS} clients, ${RESOURCES} resources, acquire+release cycles): median ${fmt(g)}  runs ${runs.map(fmt).join(' ')}`);
+    console.log(`bare ws round trips/s (anchor, ${CLIENTS} clients):                       median ${fmt(a)}  runs ${anchorRuns.map(fmt).join(' ')}`);
+    console.log(`ratio ${fmt(g / a)}x (a grant cycle is two round trips: acquire→granted, release→released)`);
+    for (const ws of anchorWs) ws.terminate();
+    await Promise.all(clients.map((c) => c.close()));
+
+    // 3. SIGKILL of a holder process to the next grant.
+    const holderSrc = `
+      import { PoolClient } from ${JSON.stringify(path.join(ROOT, 'dist', 'src', 'pool', 'client.js'))};
+      const c = await PoolClient.connect(${JSON.stringify(poolUrl)}, { token: ${JSON.stringify(TOKEN)}, name: 'victim' });
+      await c.acquire({ kill: 1 });
+      console.log('held');
+      setInterval(() => {}, 1000);
+    `;
+    const waiter = await PoolClient.connect(poolUrl, { token: TOKEN, name: 'waiter' });
+    const killMs = [];
+    for (let k = 0; k < KILLS; k++) {
+      const holder = await child(['--input-type=module', '-e', holderSrc], /(held)/).catch((e) => { throw e; });
+      const next = waiter.acquire({ kill: 1 }, { onQueued: () => {} });
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = performance.now();
+      holder.proc.kill('SIGKILL');
+      const lease = await next;
+      killMs.push(performance.now() - t0);
+      await lease.release();
+    }
+    console.log(`SIGKILL of holder to next grant: median ${fmt(pct(killMs, 50))} ms  max ${fmt(Math.max(...killMs))} ms  (${KILLS} kills; anchor: bare round trip p50 ${fmt(pct(rttMs, 50))} ms)`);
+    await waiter.close();
+    await one.close();
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
