@@ -98,6 +98,9 @@ class ChildProcessTransport implements ChildTransport {
     });
     let drainTimer: { cancel(): void } | undefined;
     child.on('exit', () => {
+      // Our half of the protocol fd keeps the child's 'close' from firing until we end it,
+      // and nobody is left to read it.
+      if (fd !== undefined && !fd.destroyed) fd.end();
       // A grandchild can hold our pipes open after the child is gone; do not wait for it forever.
       drainTimer = this.#clock.setTimeout(() => {
         for (const s of child.stdio) s?.destroy();
