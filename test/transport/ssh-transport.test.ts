@@ -103,4 +103,18 @@ if (why !== undefined && process.env.CI !== 'true') {
     t.equal(info.error?.code, 'ERR_TRANSPORT_EXIT');
     t.match(info.stderrTail, /not found/);
   });
+
+  t.test('the remote command killed by a signal after authentication: ERR_TRANSPORT_BROKEN, not an ssh failure', async (t) => {
+    const tr = (await dial(sshd.url('echo pid=$$ >&2; exec sleep 30'), { sshArgs: sshd.sshArgs, timeoutMs: 20_000 })) as ChildTransport;
+    t.teardown(() => tr.destroy());
+    readAll(tr).catch(() => {});
+    for (let i = 0; i < 200 && !/pid=\d+/.test(tr.stderrTail()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const pid = Number(/pid=(\d+)/.exec(tr.stderrTail())?.[1]);
+    t.ok(pid > 1, `the remote shell said its pid (${pid})`);
+    // sshd runs as root on this machine, so the remote process is ours to kill, by pid.
+    process.kill(pid, 'SIGKILL');
+    const info = await within(tr.closed, 20_000, 'closed');
+    t.equal(info.exitCode, 255);
+    t.equal(info.error?.code, 'ERR_TRANSPORT_BROKEN');
+  });
 }
