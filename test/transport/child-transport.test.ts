@@ -133,3 +133,11 @@ t.test('writes to a child that closed its stdin are dropped, not thrown', async 
   const info = await within(tr.closed, 10_000, 'closed');
   t.equal(info.exitCode, 0);
 });
+
+t.test('SUBRUN_PROTOCOL_FD reaches the child exactly when the fd is offered', async (t) => {
+  const show = [node, '-e', 'process.stdout.write(String(process.env.SUBRUN_PROTOCOL_FD))'];
+  const plain = await spawnTransport(show, { env: { SUBRUN_PROTOCOL_FD: '3' } });
+  t.equal((await within(readAll(plain), 10_000, 'output')).toString(), 'undefined', 'an inherited offer is removed');
+  const offered = await spawnTransport([node, '-e', 'require("node:fs").writeSync(1, String(process.env.SUBRUN_PROTOCOL_FD))'], { protocolFd: true });
+  t.equal((await within(readAll(offered), 10_000, 'output')).toString(), '3', 'seen as stdio-mode bytes: this child never sent the preamble');
+});
