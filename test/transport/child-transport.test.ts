@@ -6,8 +6,8 @@ import { ManualClock } from '../../src/core/clock.js';
 import { spawnTransport } from '../../src/transport/child-transport.js';
 import { PROTOCOL_FD_PREAMBLE } from '../../src/transport/protocol-fd.js';
 import { TAIL_BYTES } from '../../src/transport/transport.js';
-import { readAll, within } from './contract.js';
-import { ECHO } from './echo-peer.js';
+import { readAll, within } from './fixtures/contract.js';
+import { ECHO } from './fixtures/echo-peer.js';
 
 const node = process.execPath;
 

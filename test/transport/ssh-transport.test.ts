@@ -7,8 +7,8 @@ import { ManualClock } from '../../src/core/clock.js';
 import type { ChildTransport } from '../../src/transport/child-transport.js';
 import { dial } from '../../src/transport/dial.js';
 import { startSshd, sshdUnavailable, type Sshd } from '../helpers/sshd.js';
-import { readAll, within } from './contract.js';
-import { ECHO } from './echo-peer.js';
+import { readAll, within } from './fixtures/contract.js';
+import { ECHO } from './fixtures/echo-peer.js';
 
 const why = sshdUnavailable();
 if (why !== undefined && process.env.CI !== 'true') {
