@@ -141,3 +141,11 @@ t.test('SUBRUN_PROTOCOL_FD reaches the child exactly when the fd is offered', as
   const offered = await spawnTransport([node, '-e', 'require("node:fs").writeSync(1, String(process.env.SUBRUN_PROTOCOL_FD))'], { protocolFd: true });
   t.equal((await within(readAll(offered), 10_000, 'output')).toString(), '3', 'seen as stdio-mode bytes: this child never sent the preamble');
 });
+
+t.test('starting a child is bounded by timeoutMs (manual clock)', async (t) => {
+  const clock = new ManualClock();
+  // The 'spawn' event comes on a later tick: the timer fires first when time jumps at once.
+  const starting = spawnTransport([node, ECHO], { timeoutMs: 1000, clock });
+  clock.advance(1000);
+  await t.rejects(starting, { code: 'ERR_TRANSPORT_TIMEOUT' });
+});
