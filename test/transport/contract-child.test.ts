@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawnTransport } from '../../src/transport/child-transport.js';
-import { runTransportContract, type HarnessOptions } from './contract.js';
-import { ECHO } from './echo-peer.js';
+import { runTransportContract, type HarnessOptions } from './fixtures/contract.js';
+import { ECHO } from './fixtures/echo-peer.js';
 
 function childHarness(flags: string[], protocolFd: boolean, expectMode: 'stdio' | 'fd') {
   return async (options: HarnessOptions) => {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { memoryPair } from '../../src/transport/memory.js';
-import { runTransportContract } from './contract.js';
-import { echoOn } from './echo-peer.js';
+import { runTransportContract } from './fixtures/contract.js';
+import { echoOn } from './fixtures/echo-peer.js';
 
 runTransportContract(t, {
   name: 'memory',

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { dial } from '../../src/transport/dial.js';
 import { listen } from '../../src/transport/listen.js';
 import type { Transport } from '../../src/transport/transport.js';
-import { runTransportContract, type HarnessOptions } from './contract.js';
-import { echoOn } from './echo-peer.js';
+import { runTransportContract, type HarnessOptions } from './fixtures/contract.js';
+import { echoOn } from './fixtures/echo-peer.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'subrun-sock-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,8 +2,8 @@ import t from 'tap';
 import type { ChildTransport } from '../../src/transport/child-transport.js';
 import { dial } from '../../src/transport/dial.js';
 import { startSshd, sshdUnavailable, type Sshd } from '../helpers/sshd.js';
-import { runTransportContract } from './contract.js';
-import { ECHO } from './echo-peer.js';
+import { runTransportContract } from './fixtures/contract.js';
+import { ECHO } from './fixtures/echo-peer.js';
 
 // Interop with the real OpenSSH: fails (never skips) in CI when sshd cannot run here.
 const why = sshdUnavailable();

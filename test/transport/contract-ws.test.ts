@@ -2,8 +2,8 @@ import t from 'tap';
 import { dial } from '../../src/transport/dial.js';
 import { listen } from '../../src/transport/listen.js';
 import type { Transport } from '../../src/transport/transport.js';
-import { runTransportContract } from './contract.js';
-import { echoOn } from './echo-peer.js';
+import { runTransportContract } from './fixtures/contract.js';
+import { echoOn } from './fixtures/echo-peer.js';
 
 runTransportContract(t, {
   name: 'ws',

@@ -5,7 +5,7 @@ import { dial } from '../../src/transport/dial.js';
 import { listen } from '../../src/transport/listen.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { WS_MAX_MESSAGE_BYTES } from '../../src/transport/ws-transport.js';
-import { readAll, within } from './contract.js';
+import { readAll, within } from './fixtures/contract.js';
 
 /** Our listener, and a raw `ws` client that can misbehave in ways our transport never would. */
 async function serverAndRawClient(t: Test) {
