@@ -26,11 +26,9 @@ export function listCommand(config: RunnerConfig, extraArgs: readonly string[] =
  */
 export function runCommand(config: RunnerConfig, ids: readonly string[] | null, idFile: string | null, extraArgs: readonly string[] = []): string {
   const template = withArgs(commandOf(config), extraArgs);
-  if (ids === null) {
-    const values: Record<string, TemplateValue> = {};
-    if (config.testIdListDefault) values.IDLIST = { text: config.testIdListDefault };
-    return substituteShell(template, TEST_VARS, values);
-  }
+  // testrepository: with no ids every variable is empty (a serial run with
+  // test_id_list_default passes those ids instead, which runLegacy does).
+  if (ids === null) return substituteShell(template, TEST_VARS, {});
   const data: Record<string, TemplateValue> = { IDLIST: { words: ids } };
   if (idFile !== null) data.IDFILE = { word: idFile };
   // $IDOPTION is shell text from the config; its own variables are data, quoted where they stand.
