@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(python3-subunit subunit testrepository python3-testtools openssh-server openssh-client chromium hyperfine)
+debs=(python3-subunit subunit testrepository python3-testtools python3-testscenarios openssh-server openssh-client chromium hyperfine)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

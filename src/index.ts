@@ -22,3 +22,7 @@ export { PoolStore, POOL_SCHEMA_VERSION } from './pool/store.js';
 export { checkEventLog } from './pool/invariants.js';
 export { POOL_ERROR_STATUS } from './pool/errors.js';
 export type { Need, ResourceSpec, ResourceView, LeaseView, PoolEvent, PoolSnapshot } from './pool/types.js';
+export * from './runner/config/index.js';
+export * from './runner/legacy/index.js';
+export * from './runner/scheduler/index.js';
+export { runLegacy, type LegacyRunOptions, type LegacyRunResult, type LegacyPartitionOutcome } from './runner/run-legacy.js';

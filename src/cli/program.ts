@@ -5,6 +5,7 @@ import { VERSION } from './version.js';
 import { registerServeCommands } from './serve.js';
 import { registerHistoryCommands } from './history.js';
 import { registerPoolCommands } from './pool.js';
+import { registerInitCommands } from './init.js';
 
 /**
  * Builds the commander program over the given streams (STYLE §7). Each command
@@ -31,6 +32,7 @@ export function createProgram(ctx: CliContext): Command {
   registerServeCommands(program, ctx);
   registerHistoryCommands(program, ctx);
   registerPoolCommands(program, ctx);
+  registerInitCommands(program, ctx);
   return program;
 }
 

@@ -1,0 +1,113 @@
+import PQueue from 'p-queue';
+import { SubrunError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { SubunitEvent } from '../subunit/event.js';
+import { makeGroupKey, type RunnerConfig } from './config/runner-config.js';
+import { resolveConcurrency } from './legacy/concurrency.js';
+import { InstancePool } from './legacy/instance-pool.js';
+import { listTests } from './legacy/list-tests.js';
+import { runPartition, type PartitionResult } from './legacy/run-partition.js';
+import { lptPartition } from './scheduler/lpt.js';
+import { makeUnits } from './scheduler/work-unit.js';
+
+export interface LegacyRunOptions {
+  cwd: string;
+  env?: Record<string, string | undefined>;
+  signal?: AbortSignal;
+  /** Partitions (`--parallel N`); 1 is `--serial`. @default resolveConcurrency(config) */
+  concurrency?: number;
+  /** Run only these ids (`--failing`, `--load-list`); null or absent runs the whole suite. */
+  ids?: readonly string[] | null;
+  /** Regexes; a test runs when any matches somewhere in its id (testr's filters, `re.search`). */
+  filters?: readonly string[];
+  /** Recorded durations in seconds, for partitioning. */
+  durations?: ReadonlyMap<string, number>;
+  /** Appended to the test command (testr's `-- args`). */
+  extraArgs?: readonly string[];
+  /** Every packet of the merged stream, tagged with its worker (SPEC §14.7). */
+  onPacket: (event: SubunitEvent, raw: Uint8Array, worker: number) => void;
+  onStderr?: (chunk: Buffer, worker: number) => void;
+  /** Each command line before it runs (testr prints `running=...`). */
+  onCommand?: (command: string) => void;
+  clock?: Clock;
+}
+
+export interface LegacyPartitionOutcome {
+  worker: number;
+  tests: string[] | null;
+  result: PartitionResult;
+}
+
+export interface LegacyRunResult {
+  concurrency: number;
+  /** The ids listed or given, after filters; null when the command ran without ids. */
+  tests: string[] | null;
+  partitions: LegacyPartitionOutcome[];
+  aborted: boolean;
+}
+
+/**
+ * A legacy-mode run (SPEC §14.6, §14.7), as `testr run` does it: list the tests when
+ * ids are needed (parallel, or filters), partition them by recorded duration (LPT,
+ * SPEC §14.8; groups kept together), start one process per non-empty partition at
+ * once, and pass every packet on, tagged for its worker, as it arrives. Instances
+ * are provisioned on demand and disposed at the end, even after a failure or abort.
+ */
+export async function runLegacy(config: RunnerConfig, options: LegacyRunOptions): Promise<LegacyRunResult> {
+  if (config.testCommand === undefined) {
+    throw new SubrunError('ERR_CONFIG', `${config.file}: test_command is required for a legacy run`, { details: { file: config.file, key: 'test_command' } });
+  }
+  const filters = compileFilters(options.filters);
+  const concurrency = options.concurrency ?? (await resolveConcurrency(config, options));
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new SubrunError('ERR_INVALID_ARGUMENT', `Expected \`concurrency\` to be a positive integer, got \`${concurrency}\``);
+  }
+  const pool = config.instances === undefined ? undefined : new InstancePool(config.instances, { cwd: options.cwd, env: options.env, onCommand: options.onCommand });
+  const common = { cwd: options.cwd, env: options.env, signal: options.signal, extraArgs: options.extraArgs, instances: pool, concurrency, onCommand: options.onCommand };
+  try {
+    let ids: string[] | null = options.ids == null ? null : [...options.ids];
+    if (ids === null && concurrency === 1 && config.testIdListDefault) ids = config.testIdListDefault.split(/\s+/).filter((s) => s !== '');
+    if (ids === null && (concurrency > 1 || filters !== null)) ids = await listTests(config, common);
+    if (ids !== null && filters !== null) ids = ids.filter((id) => filters.some((re) => re.test(id)));
+
+    let plan: Array<string[] | null>;
+    if (ids === null) plan = [null];
+    else if (concurrency === 1) plan = ids.length === 0 ? [] : [ids];
+    else {
+      const units = makeUnits(ids, options.durations ?? new Map(), makeGroupKey(config.groupRegex));
+      plan = lptPartition(units, concurrency)
+        .map((p) => p.tests)
+        .filter((tests) => tests.length > 0);
+    }
+    const queue = new PQueue({ concurrency: Math.max(1, plan.length) });
+    const partitions = await Promise.all(
+      plan.map((tests, worker) =>
+        queue.add(async (): Promise<LegacyPartitionOutcome> => {
+          const result = await runPartition(config, tests, {
+            ...common,
+            worker,
+            onPacket: (event, raw) => options.onPacket(event, raw, worker),
+            ...(options.onStderr === undefined ? {} : { onStderr: (chunk: Buffer) => options.onStderr!(chunk, worker) }),
+            ...(options.clock === undefined ? {} : { clock: options.clock }),
+          });
+          return { worker, tests, result };
+        }),
+      ),
+    );
+    return { concurrency, tests: ids, partitions, aborted: options.signal?.aborted === true || partitions.some((p) => p.result.aborted) };
+  } finally {
+    await pool?.dispose();
+  }
+}
+
+/** testr's filters: Python `re.search`, any of them; Python named groups rewritten. */
+function compileFilters(filters: readonly string[] | undefined): RegExp[] | null {
+  if (filters === undefined || filters.length === 0) return null;
+  return filters.map((f) => {
+    try {
+      return new RegExp(f.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>'));
+    } catch (error) {
+      throw new SubrunError('ERR_USAGE', `test filter ${JSON.stringify(f)} is not a valid regular expression: ${(error as Error).message}`, { details: { filter: f } });
+    }
+  });
+}
