@@ -176,13 +176,15 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
       'Convert a subunit v2 stream to JUnit XML for Jenkins, GitLab and the like (SPEC §3.6): fail and\n' +
         'uxsuccess are failures, unfinished tests errors, skips skipped; attachments named traceback or\n' +
         'reason become the failure text, others <system-out>. A corrupt packet becomes a failed test\n' +
-        '"subunit.parser". Exits 1 when any test failed.',
+        '"subunit.parser"; `exists` events (test listings) are ignored. Exits 1 when any test failed.',
     )
     .action(async (file: string | undefined, opts: { output?: string; suiteName: string }) => {
       const all: TestRecord[] = [];
       const records = new TestRecordCollector((r) => all.push(r));
       await decodeInput(ctx, file, {
-        packet: (event) => void records.event(event),
+        packet(event) {
+          if (event.status !== 'exists') records.event(event);
+        },
         nonSubunit() {},
         error(error) {
           all.push(parserRecord(error.message));

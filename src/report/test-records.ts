@@ -48,7 +48,8 @@ export class TestRecordCollector {
   /** Feeds one event; returns false when it belongs to no test (no test id). */
   event(e: SubunitEvent, raw?: Uint8Array): boolean {
     if (e.testId === undefined) return false;
-    const key = e.routeCode === undefined ? `\0${e.testId}` : `${e.routeCode}\0${e.testId}`;
+    // Strings hold no NUL (SPEC §2.5), so this key cannot collide; "-" vs "+" tells no route code from an empty one.
+    const key = e.routeCode === undefined ? `-\0${e.testId}` : `+${e.routeCode}\0${e.testId}`;
     let r = this.open.get(key);
     if (r === undefined) {
       r = {
