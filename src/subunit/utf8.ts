@@ -24,27 +24,28 @@ export function decodeUtf8(bytes: Uint8Array, start: number, end: number): strin
   }
 }
 
-/** A direct-mapped cache of recently decoded strings, one per decoder (no shared state). */
+/**
+ * A direct-mapped cache of recently decoded ASCII strings, one per decoder (no
+ * shared state). An entry is checked against the bytes character by character,
+ * so a hit allocates nothing.
+ */
 export class Utf8Cache {
-  private readonly keys: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SLOTS);
-  private readonly values: string[] = new Array<string>(SLOTS);
+  private readonly values: (string | undefined)[] = new Array<string | undefined>(SLOTS);
 
   decode(bytes: Uint8Array, start: number, end: number): string | undefined {
     const n = end - start;
     if (n === 0) return '';
     if (n > MAX_CACHED) return decodeUtf8(bytes, start, end);
-    const slot = (n * 31 + bytes[end - 1]! * 7 + bytes[start + (n >> 1)]! * 3 + bytes[end - 2 >= start ? end - 2 : start]!) & (SLOTS - 1);
-    const key = this.keys[slot];
-    if (key !== undefined && key.length === n) {
+    const slot = (n * 31 + bytes[end - 1]! * 7 + bytes[start + (n >> 1)]! * 3 + bytes[start]!) & (SLOTS - 1);
+    const cached = this.values[slot];
+    if (cached !== undefined && cached.length === n) {
       let i = 0;
-      while (i < n && key[i] === bytes[start + i]) i++;
-      if (i === n) return this.values[slot];
+      while (i < n && cached.charCodeAt(i) === bytes[start + i]) i++;
+      if (i === n) return cached;
     }
     const s = decodeUtf8(bytes, start, end);
-    if (s !== undefined) {
-      this.keys[slot] = Uint8Array.prototype.slice.call(bytes, start, end);
-      this.values[slot] = s;
-    }
+    // Only ASCII strings are cached: for them, characters and bytes correspond one to one.
+    if (s !== undefined && s.length === n) this.values[slot] = s;
     return s;
   }
 }
