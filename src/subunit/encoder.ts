@@ -44,14 +44,46 @@ export class PacketEncoder {
   /** Where the packet being written starts in `buf`. */
   private start = 0;
   private pos = 0;
+  /** Where the bytes that must stay contiguous start: the packet, or the whole batch in encodeBatch. */
+  private keepFrom = 0;
 
   encode(event: SubunitEvent): Uint8Array {
-    this.pos = this.start;
+    this.pos = this.keepFrom = this.start;
     if (this.buf.length - this.start < 256) this.newSlab(0);
     const size = this.write(event);
     const out = this.buf.subarray(this.start, this.start + size);
     this.start += size;
-    if (this.buf.length > SLAB) this.newSlab(0);
+    if (this.buf.length > SLAB) {
+      this.pos = this.keepFrom = this.start;
+      this.newSlab(0);
+    }
+    return out;
+  }
+
+  /**
+   * Encodes events back to back into one new Uint8Array: a whole stream without
+   * an object per packet. Throws (ERR_SUBUNIT_ENCODE) on the first event it
+   * refuses, writing nothing.
+   */
+  encodeBatch(events: Iterable<SubunitEvent>): Uint8Array {
+    this.pos = this.keepFrom = this.start;
+    if (this.buf.length - this.start < 256) this.newSlab(0);
+    try {
+      for (const event of events) {
+        // Not `this.start += this.write(event)`: write() may move the batch to a new slab, and start with it.
+        const size = this.write(event);
+        this.start += size;
+      }
+    } catch (error) {
+      this.start = this.keepFrom;
+      throw error;
+    }
+    const out = this.buf.subarray(this.keepFrom, this.start);
+    this.keepFrom = this.start;
+    if (this.buf.length > SLAB) {
+      this.pos = this.start;
+      this.newSlab(0);
+    }
     return out;
   }
 
@@ -59,6 +91,7 @@ export class PacketEncoder {
   private write(event: SubunitEvent): number {
     if (event === null || typeof event !== 'object') throw new InvalidArgumentError('event', 'an object', event);
     this.pos = this.start + 4; // SPEC §2.1: signature, 2 flag bytes, then a length of (first guess) 1 byte
+    this.ensure(0);
     let flags = VERSION_BITS;
     const ts = event.timestamp;
     if (ts !== undefined) {
@@ -132,16 +165,17 @@ export class PacketEncoder {
   /** Makes room for `extra` more bytes and the CRC, moving the packet so far to a new slab if needed. */
   private ensure(extra: number): void {
     if (this.pos + extra + 4 <= this.buf.length) return;
-    this.newSlab(this.pos - this.start + extra + 4);
+    this.newSlab(this.pos - this.keepFrom + extra + 4);
   }
 
   private newSlab(need: number): void {
-    const used = this.pos - this.start;
-    const next = new Uint8Array(Math.max(SLAB, need * 2 > MAX_PACKET_BYTES + 8 ? need : need * 2));
-    if (used > 0) next.set(this.buf.subarray(this.start, this.pos));
+    const used = Math.max(0, this.pos - this.keepFrom);
+    const next = new Uint8Array(Math.max(SLAB, need * 2));
+    if (used > 0) next.set(this.buf.subarray(this.keepFrom, this.pos));
     this.buf = next;
-    this.start = 0;
+    this.start -= this.keepFrom;
     this.pos = used;
+    this.keepFrom = 0;
   }
 
   private writeTimestamp(seconds: number, nanos: number): void {
