@@ -12,11 +12,17 @@ import { loadVectors } from '../helpers/vectors.js';
 requirePythonSubunit();
 const SUBUNIT_STATS = '/usr/bin/subunit-stats';
 
-/** A real run: python-subunit's own runner over a real test module. */
+// Real processes on a shared 2-core machine: allow more than tap's default.
+t.setTimeout(300_000);
+
+let run: Buffer | undefined;
+/** A real run: python-subunit's own runner over a real test module (made once). */
 function pythonRun(): Buffer {
+  if (run !== undefined) return run;
   const r = spawnSync(PYTHON, ['-B', '-m', 'subunit.run', 'sample_tests'], { cwd: path.join(ROOT, 'test', 'cli', 'fixtures') });
   if (r.error || r.stdout.length === 0) throw new Error(`subunit.run failed: ${r.stderr?.toString() ?? r.error}`);
-  return r.stdout;
+  run = r.stdout;
+  return run;
 }
 
 /** python-subunit writing the tricky cases of test-record gathering. */
@@ -68,13 +74,13 @@ t.test('stream stats agrees with subunit-stats', async (t) => {
 });
 
 t.test('decode → encode round-trips a stream from python-subunit’s runner', async (t) => {
-  const run = pythonRun();
-  const decoded = await runSubrun(['stream', 'decode'], { stdin: run });
+  const stream = pythonRun();
+  const decoded = await runSubrun(['stream', 'decode'], { stdin: stream });
   t.equal(decoded.code, 0, 'no corrupt packets');
   t.ok(decoded.stdout.includes('"nonSubunit":true'), 'the test’s raw print shows as non-subunit bytes');
   t.notOk(decoded.stdout.includes('"error"'), 'UTF-8 text holding 0xB3 is not reported as corrupt');
   const again = await runSubrun(['stream', 'encode'], { stdin: decoded.stdout });
-  t.ok(again.stdoutBytes.equals(run), 'identical bytes');
+  t.ok(again.stdoutBytes.equals(stream), 'identical bytes');
 });
 
 t.test('stream junit writes XML a real parser accepts, with the right counts and escaped text', async (t) => {
