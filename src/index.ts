@@ -26,3 +26,6 @@ export * from './runner/config/index.js';
 export * from './runner/legacy/index.js';
 export * from './runner/scheduler/index.js';
 export { runLegacy, type LegacyRunOptions, type LegacyRunResult, type LegacyPartitionOutcome } from './runner/run-legacy.js';
+export { TestRecordCollector, durationSeconds, type TestRecord, type TestRecordOptions } from './report/test-records.js';
+export { StreamStats } from './report/stats.js';
+export { junitXml, xmlText, xmlAttr, splitTestId, type JunitOptions } from './report/junit.js';

@@ -15,7 +15,7 @@ import {
 import { crc32 } from './crc32.js';
 import { SubunitError, SubunitErrorCode } from './errors.js';
 import { STATUSES, type SubunitEvent } from './event.js';
-import { decodeUtf8 } from './utf8.js';
+import { Utf8Cache } from './utf8.js';
 
 export interface DecoderHandler {
   /** A valid packet. `raw` is a view of its exact bytes, valid only during the call; `offset` is its stream byte offset. */
@@ -62,6 +62,7 @@ export class StreamDecoder {
   /** Continuation bytes still expected by the UTF-8 character the last text byte began. */
   private utf8Need = 0;
   private ended = false;
+  private readonly strings = new Utf8Cache();
   /** Scratch result of readNumber: the position after the number, or -1 when it ran past its packet. */
   private p = 0;
 
@@ -340,7 +341,8 @@ export class StreamDecoder {
       if (status !== 0) event.status = STATUSES[status];
       event.runnable = (flags & FLAG_RUNNABLE) !== 0;
       if (flags & FLAG_EOF) event.eof = true;
-      this.handler.packet(event, data.subarray(start, bodyEnd + 4), offset);
+      // A plain Uint8Array view: Buffer.subarray costs more (species lookup, FastBuffer).
+      this.handler.packet(event, new Uint8Array(data.buffer, data.byteOffset + start, bodyEnd + 4 - start), offset);
       return true;
     }
     if (this.p === -2) {
@@ -385,7 +387,7 @@ export class StreamDecoder {
       this.p = -1;
       return undefined;
     }
-    const s = decodeUtf8(data, s0, s0 + n);
+    const s = this.strings.decode(data, s0, s0 + n);
     if (s === undefined) {
       this.p = -2;
       return undefined;

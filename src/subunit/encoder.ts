@@ -22,33 +22,76 @@ export { MAX_PACKET_BYTES } from './constants.js';
 
 const STATUS_BITS: ReadonlyMap<string, number> = new Map(STATUSES.map((s, i) => [s, i]));
 const EMPTY = new Uint8Array(0);
-const INITIAL_CAPACITY = 8192;
-/** A buffer grown past this for one big packet is dropped afterwards rather than kept for ever. */
-const KEEP_CAPACITY = 1 << 20;
+/** Size of the encoder's slabs; a packet larger than this gets a slab of its own. */
+const SLAB = 65536;
 /** Default attachment chunk of encodeFileChunks: small enough to interleave on a live stream. */
 export const DEFAULT_FILE_CHUNK = 65536;
 
 /**
  * Encodes events into subunit v2 packets (SPEC §2), byte for byte as
  * python-subunit's StreamResultToBytes would for the same event (SPEC §2.6 lists
- * where a choice was made). One internal buffer is reused and grown as needed
- * (the msgpackr technique); each call returns a fresh copy the caller may keep.
+ * where a choice was made). Each call returns a new Uint8Array the caller may
+ * keep: a view of a region of the encoder's slab that is never reused.
  */
 export class PacketEncoder {
-  private buf = new Uint8Array(INITIAL_CAPACITY);
+  /**
+   * The slab packets are written into. A returned packet is a view of its own
+   * region, which is never written again, so the caller may keep it; the next
+   * packet starts after it (the msgpackr technique: no copy, no allocation per
+   * packet). A kept packet pins at most one slab.
+   */
+  private buf = new Uint8Array(SLAB);
+  /** Where the packet being written starts in `buf`. */
+  private start = 0;
   private pos = 0;
+  /** Where the bytes that must stay contiguous start: the packet, or the whole batch in encodeBatch. */
+  private keepFrom = 0;
 
   encode(event: SubunitEvent): Uint8Array {
+    this.pos = this.keepFrom = this.start;
+    if (this.buf.length - this.start < 256) this.newSlab(0);
     const size = this.write(event);
-    const out = this.buf.slice(0, size);
-    if (this.buf.length > KEEP_CAPACITY) this.buf = new Uint8Array(INITIAL_CAPACITY);
+    const out = this.buf.subarray(this.start, this.start + size);
+    this.start += size;
+    if (this.buf.length > SLAB) {
+      this.pos = this.keepFrom = this.start;
+      this.newSlab(0);
+    }
     return out;
   }
 
-  /** Encodes into the internal buffer and returns the packet's length. */
+  /**
+   * Encodes events back to back into one new Uint8Array: a whole stream without
+   * an object per packet. Throws (ERR_SUBUNIT_ENCODE) on the first event it
+   * refuses, writing nothing.
+   */
+  encodeBatch(events: Iterable<SubunitEvent>): Uint8Array {
+    this.pos = this.keepFrom = this.start;
+    if (this.buf.length - this.start < 256) this.newSlab(0);
+    try {
+      for (const event of events) {
+        // Not `this.start += this.write(event)`: write() may move the batch to a new slab, and start with it.
+        const size = this.write(event);
+        this.start += size;
+      }
+    } catch (error) {
+      this.start = this.keepFrom;
+      throw error;
+    }
+    const out = this.buf.subarray(this.keepFrom, this.start);
+    this.keepFrom = this.start;
+    if (this.buf.length > SLAB) {
+      this.pos = this.start;
+      this.newSlab(0);
+    }
+    return out;
+  }
+
+  /** Encodes into the slab at `start` and returns the packet's length. */
   private write(event: SubunitEvent): number {
     if (event === null || typeof event !== 'object') throw new InvalidArgumentError('event', 'an object', event);
-    this.pos = 4; // SPEC §2.1: signature, 2 flag bytes, then a length of (first guess) 1 byte
+    this.pos = this.start + 4; // SPEC §2.1: signature, 2 flag bytes, then a length of (first guess) 1 byte
+    this.ensure(0);
     let flags = VERSION_BITS;
     const ts = event.timestamp;
     if (ts !== undefined) {
@@ -92,7 +135,7 @@ export class PacketEncoder {
   private finish(flags: number): number {
     // SPEC §2.1, python-subunit's rule: the length's width is chosen from the
     // packet's size without it; the length counts the whole packet.
-    const base = this.pos - 1 + 4;
+    const base = this.pos - this.start - 1 + 4;
     let width: number;
     if (base <= 62) width = 1;
     else if (base <= 16381) width = 2;
@@ -100,16 +143,17 @@ export class PacketEncoder {
     else refuse(`packet of ${base + 3} bytes exceeds the maximum of ${MAX_PACKET_BYTES}`);
     if (width !== 1) {
       this.ensure(width + 3);
-      this.buf.copyWithin(3 + width, 4, this.pos);
+      this.buf.copyWithin(this.start + 3 + width, this.start + 4, this.pos);
       this.pos += width - 1;
     }
     const buf = this.buf;
+    const s = this.start;
     const total = base + width;
-    buf[0] = SIGNATURE;
-    buf[1] = flags >>> 8;
-    buf[2] = flags & 0xff;
-    writeNumber(buf, 3, total);
-    const crc = crc32(buf, 0, this.pos);
+    buf[s] = SIGNATURE;
+    buf[s + 1] = flags >>> 8;
+    buf[s + 2] = flags & 0xff;
+    writeNumber(buf, s + 3, total);
+    const crc = crc32(buf, s, this.pos);
     const p = this.pos;
     buf[p] = crc >>> 24;
     buf[p + 1] = (crc >>> 16) & 0xff;
@@ -118,12 +162,20 @@ export class PacketEncoder {
     return total;
   }
 
+  /** Makes room for `extra` more bytes and the CRC, moving the packet so far to a new slab if needed. */
   private ensure(extra: number): void {
-    const need = this.pos + extra + 4;
-    if (need <= this.buf.length) return;
-    const grown = new Uint8Array(Math.max(need, this.buf.length * 2));
-    grown.set(this.buf.subarray(0, this.pos));
-    this.buf = grown;
+    if (this.pos + extra + 4 <= this.buf.length) return;
+    this.newSlab(this.pos - this.keepFrom + extra + 4);
+  }
+
+  private newSlab(need: number): void {
+    const used = Math.max(0, this.pos - this.keepFrom);
+    const next = new Uint8Array(Math.max(SLAB, need * 2));
+    if (used > 0) next.set(this.buf.subarray(this.keepFrom, this.pos));
+    this.buf = next;
+    this.start -= this.keepFrom;
+    this.pos = used;
+    this.keepFrom = 0;
   }
 
   private writeTimestamp(seconds: number, nanos: number): void {

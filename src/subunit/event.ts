@@ -8,7 +8,11 @@
 export const STATUSES = ['undefined', 'exists', 'inprogress', 'success', 'uxsuccess', 'skip', 'fail', 'xfail'] as const;
 export type TestStatus = (typeof STATUSES)[number];
 
-/** Final statuses that count as a failed test (python-subunit's `failures` in subunit-stats). */
+/**
+ * Final statuses that make a run unsuccessful (testtools' TestResult.wasSuccessful
+ * treats an unexpected success as a failure). Note that subunit-stats counts
+ * uxsuccess as passed, and `subrun stream stats` matches it (SPEC §3.5).
+ */
 export const FAILING_STATUSES: ReadonlySet<TestStatus> = new Set(['fail', 'uxsuccess']);
 
 /** Seconds since the Unix epoch (uint32 on the wire) and nanoseconds (0..999,999,999). */

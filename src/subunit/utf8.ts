@@ -1,33 +1,52 @@
 /**
- * UTF-8 for the codec's string fields (SPEC §2.5): short ASCII strings (test ids,
- * tags, mime types) take a hand-written path, the rest goes through the platform's
- * TextEncoder/TextDecoder. Strings must be valid UTF-8 and contain no NUL.
+ * UTF-8 for the codec's string fields (SPEC §2.5): strings must be valid UTF-8
+ * and contain no NUL. Decoding goes through the platform's TextDecoder, behind a
+ * small cache: a stream repeats its strings (a test id in its inprogress and its
+ * final packet, tags, mime types), and comparing a few bytes is cheaper than
+ * decoding them again (the msgpackr key-cache technique).
  */
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const SLOTS = 256;
+/** Longer strings are decoded every time: comparing them would cost about as much. */
+const MAX_CACHED = 128;
 
-/** Decodes `bytes[start, end)`; returns undefined when they are not valid UTF-8 or contain NUL. */
+/** Decodes `bytes[start, end)` without the cache; undefined when not valid UTF-8 or holding NUL. */
 export function decodeUtf8(bytes: Uint8Array, start: number, end: number): string | undefined {
-  const n = end - start;
-  if (n < 48) {
-    let s = '';
-    let i = start;
-    for (; i < end; i++) {
-      const b = bytes[i]!;
-      if (b >= 0x80 || b === 0) break;
-      s += String.fromCharCode(b);
-    }
-    if (i === end) return s;
-    if (bytes[i] === 0) return undefined;
-  }
-  const view = bytes.subarray(start, end);
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
   if (view.indexOf(0) !== -1) return undefined;
   try {
     return decoder.decode(view);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * A direct-mapped cache of recently decoded ASCII strings, one per decoder (no
+ * shared state). An entry is checked against the bytes character by character,
+ * so a hit allocates nothing.
+ */
+export class Utf8Cache {
+  private readonly values: (string | undefined)[] = new Array<string | undefined>(SLOTS);
+
+  decode(bytes: Uint8Array, start: number, end: number): string | undefined {
+    const n = end - start;
+    if (n === 0) return '';
+    if (n > MAX_CACHED) return decodeUtf8(bytes, start, end);
+    const slot = (n * 31 + bytes[end - 1]! * 7 + bytes[start + (n >> 1)]! * 3 + bytes[start]!) & (SLOTS - 1);
+    const cached = this.values[slot];
+    if (cached !== undefined && cached.length === n) {
+      let i = 0;
+      while (i < n && cached.charCodeAt(i) === bytes[start + i]) i++;
+      if (i === n) return cached;
+    }
+    const s = decodeUtf8(bytes, start, end);
+    // Only ASCII strings are cached: for them, characters and bytes correspond one to one.
+    if (s !== undefined && s.length === n) this.values[slot] = s;
+    return s;
   }
 }
 

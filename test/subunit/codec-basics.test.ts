@@ -108,3 +108,20 @@ t.test('a truncated packet at end is reported, bytes flushed', async (t) => {
   t.same(out.errors, ['ERR_SUBUNIT_TRUNCATED']);
   t.same(Buffer.concat(out.text), Buffer.from(cut));
 });
+
+t.test('kept packets stay intact across slabs, and encodeBatch equals encode back to back', async (t) => {
+  const enc = new PacketEncoder();
+  const events: SubunitEvent[] = [];
+  for (let i = 0; i < 3000; i++) events.push({ testId: `t${i}`, status: 'success', ...(i % 500 === 7 ? { fileName: 'big', fileBytes: new Uint8Array(70_000).fill(i & 0xff) } : {}) });
+  const kept = events.map((e) => enc.encode(e));
+  const copies = kept.map((k) => Buffer.from(k));
+  for (let i = 0; i < 3000; i++) enc.encode({ testId: `other${i}`, status: 'fail' });
+  t.ok(kept.every((k, i) => copies[i]!.equals(k)), 'no kept packet was overwritten');
+  const batch = enc.encodeBatch(events);
+  t.ok(Buffer.from(batch).equals(Buffer.concat(copies)), 'encodeBatch writes the same bytes');
+  const after = enc.encode({ testId: 'after' });
+  t.ok(Buffer.from(batch).equals(Buffer.concat(copies)), 'the batch is not overwritten by the next packet');
+  t.ok(Buffer.from(after).equals(Buffer.from(encodePacket({ testId: 'after' }))));
+  t.throws(() => enc.encodeBatch([{ testId: 'ok' }, { testId: 'a\0' }]), { code: 'ERR_SUBUNIT_ENCODE' });
+  t.ok(Buffer.from(enc.encodeBatch([{ testId: 'x' }])).equals(Buffer.from(encodePacket({ testId: 'x' }))), 'a refused batch leaves nothing behind');
+});

@@ -10,6 +10,8 @@ import { requirePythonSubunit, runPythonScript } from '../helpers/python.js';
 // with no parser error and the same events (SPEC §2). Never skipped: a missing
 // python-subunit fails here.
 requirePythonSubunit();
+// Real processes on a shared 2-core machine: allow more than tap's default.
+t.setTimeout(300_000);
 
 function pythonReads(events: SubunitEvent[]): Record<string, unknown>[] {
   const stream = Buffer.concat(events.map((e) => encodePacket(e)));

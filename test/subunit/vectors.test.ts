@@ -8,6 +8,8 @@ import { loadVectors } from '../helpers/vectors.js';
 
 // SPEC §2: golden vectors written by python-subunit (scripts/gen-vectors.py).
 const vectors = loadVectors();
+// Thousands of split points and real processes on a shared 2-core machine: allow more than tap's default.
+t.setTimeout(300_000);
 
 function asExpected(e: SubunitEvent): Record<string, unknown> {
   const j: Record<string, unknown> = { ...packetToJson(e) };

@@ -1,0 +1,319 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import split2 from 'split2';
+import { InvalidArgumentError, SubrunError } from '../core/errors.js';
+import { junitXml } from '../report/junit.js';
+import { StreamStats } from '../report/stats.js';
+import { durationSeconds, TestRecordCollector, type TestRecord } from '../report/test-records.js';
+import { PacketEncoder } from '../subunit/encoder.js';
+import { STATUSES, type SubunitEvent } from '../subunit/event.js';
+import { packetToJson, parseJsonLine, toBase64 } from '../subunit/json-form.js';
+import { ExitCode, type CliContext } from './context.js';
+import { decodeInput, openInput, Output } from './stream-io.js';
+
+const FILE_ARG = ['[file]', 'subunit v2 stream to read; stdin when absent or -'] as const;
+const NO_PASSTHROUGH = ['--no-passthrough', 'hide bytes that are not subunit and attachments that belong to no test'] as const;
+
+/** `subrun stream ...`: tools over subunit v2 streams (SPEC §2, §3). */
+export function registerStreamCommands(program: Command, ctx: CliContext): void {
+  const stream = program
+    .command('stream')
+    .description('Inspect, convert and filter subunit v2 streams (SPEC §2), e.g. the output of a test run.');
+
+  stream
+    .command('decode')
+    .argument(...FILE_ARG)
+    .description(
+      'Print one JSON object per event of a subunit v2 stream, in the JSON event form of SPEC §3:\n' +
+        'packets as {"testId","status","tags","timestamp","routeCode","runnable","mimeType","fileName","fileBytes","eof"},\n' +
+        'bytes that are not subunit as {"nonSubunit":true,"fileBytes":...} (base64), corrupt packets as\n' +
+        '{"error":{"code","message","offset"}} followed by their bytes. `stream encode` turns the lines back\n' +
+        'into the identical stream. Exits 1 when the stream held corrupt packets.',
+    )
+    .action(async (file: string | undefined) => {
+      const out = new Output(ctx.stdout);
+      const encoder = new PacketEncoder();
+      let corrupt = 0;
+      await decodeInput(
+        ctx,
+        file,
+        {
+          packet(event, raw) {
+            const line = packetToJson(event);
+            if (!reencodes(encoder, event, raw)) line.raw = toBase64(raw);
+            out.write(JSON.stringify(line) + '\n');
+          },
+          nonSubunit(bytes) {
+            out.write(JSON.stringify({ nonSubunit: true, fileBytes: toBase64(bytes) }) + '\n');
+          },
+          error(error, offset) {
+            corrupt++;
+            out.write(JSON.stringify({ error: { code: error.code, message: error.message, offset } }) + '\n');
+          },
+        },
+        () => out.flush(),
+      );
+      await out.flush(true);
+      if (corrupt > 0) ctx.fail(ExitCode.FAILURES);
+    });
+
+  stream
+    .command('encode')
+    .argument('[file]', 'JSON lines in the form `stream decode` prints (SPEC §3); stdin when absent or -')
+    .description(
+      'Write the subunit v2 stream described by JSON lines (SPEC §3). Packet lines are encoded exactly as\n' +
+        'python-subunit would (`runnable` defaults to true); nonSubunit lines are written as their raw bytes;\n' +
+        'error lines are skipped. A bad line stops with its line number (exit 2).',
+    )
+    .action(async (file: string | undefined) => {
+      const out = new Output(ctx.stdout);
+      const encoder = new PacketEncoder();
+      let lineNo = 0;
+      try {
+        for await (const line of openInput(ctx, file).pipe(split2()) as AsyncIterable<string>) {
+          lineNo++;
+          if (line.trim() === '') continue;
+          const parsed = parseJsonLine(parseJson(line));
+          if (parsed.kind === 'event') out.write(encoder.encode(parsed.event));
+          else if (parsed.kind === 'bytes') out.write(parsed.bytes);
+          await out.flush();
+        }
+      } catch (error) {
+        await out.flush(true);
+        if (error instanceof SubrunError && error.code.startsWith('ERR_SUBUNIT_')) {
+          ctx.stderr.write(`subrun: ${file ?? 'stdin'}: line ${lineNo}: ${error.message} [${error.code}]\n`);
+          ctx.fail(ExitCode.USAGE);
+          return;
+        }
+        throw error;
+      }
+      await out.flush(true);
+    });
+
+  stream
+    .command('stats')
+    .argument(...FILE_ARG)
+    .option(...NO_PASSTHROUGH)
+    .description(
+      "Print the counts python-subunit's subunit-stats prints, computed the same way (SPEC §3.5): total,\n" +
+        'passed, failed and skipped tests, and the tags seen. A test that never finished counts as failed;\n' +
+        'a corrupt packet counts as one failed test. Exits 1 when any test failed.',
+    )
+    .action(async (file: string | undefined, opts: { passthrough: boolean }) => {
+      const out = new Output(ctx.stdout);
+      const stats = new StreamStats();
+      await decodeInput(
+        ctx,
+        file,
+        {
+          packet(event) {
+            if (event.testId === undefined && opts.passthrough && event.fileBytes !== undefined) out.write(event.fileBytes.slice());
+            stats.event(event);
+          },
+          nonSubunit(bytes) {
+            if (opts.passthrough) out.write(bytes);
+          },
+          error(error) {
+            stats.corruptPacket();
+            ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
+          },
+        },
+        () => out.flush(),
+      );
+      stats.end();
+      out.write(stats.format());
+      await out.flush(true);
+      if (stats.failed > 0) ctx.fail(ExitCode.FAILURES);
+    });
+
+  stream
+    .command('ls')
+    .argument(...FILE_ARG)
+    .option('--status', 'print each test’s status after its id')
+    .option('--times', 'print the seconds each test took (from its first to its last timestamp; - when unknown)')
+    .option('--exists', 'also list tests reported as existing (not run), as `subrun list` output has')
+    .option(...NO_PASSTHROUGH)
+    .description('List the test ids of a subunit v2 stream, one per line, in the order the tests finished.')
+    .action(async (file: string | undefined, opts: { status?: boolean; times?: boolean; exists?: boolean; passthrough: boolean }) => {
+      const out = new Output(ctx.stdout);
+      const records = new TestRecordCollector((r) => {
+        let line = r.id;
+        if (opts.status) line += ` ${r.incomplete ? 'incomplete' : r.status}`;
+        if (opts.times) {
+          const d = durationSeconds(r);
+          line += d === undefined ? ' -' : ` ${d.toFixed(3)}`;
+        }
+        out.write(line + '\n');
+      });
+      await decodeInput(
+        ctx,
+        file,
+        {
+          packet(event) {
+            if (event.status === 'exists' && !opts.exists) return;
+            if (!records.event(event) && opts.passthrough && event.fileBytes !== undefined) out.write(event.fileBytes.slice());
+          },
+          nonSubunit(bytes) {
+            if (opts.passthrough) out.write(bytes);
+          },
+          error(error) {
+            ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
+          },
+        },
+        () => out.flush(),
+      );
+      records.end();
+      await out.flush(true);
+    });
+
+  stream
+    .command('junit')
+    .argument(...FILE_ARG)
+    .option('-o, --output <path>', 'write the XML to this file instead of stdout')
+    .option('--suite-name <name>', 'the name of the test suite', 'subrun')
+    .description(
+      'Convert a subunit v2 stream to JUnit XML for Jenkins, GitLab and the like (SPEC §3.6): fail and\n' +
+        'uxsuccess are failures, unfinished tests errors, skips skipped; attachments named traceback or\n' +
+        'reason become the failure text, others <system-out>. A corrupt packet becomes a failed test\n' +
+        '"subunit.parser"; `exists` events (test listings) are ignored. Exits 1 when any test failed.',
+    )
+    .action(async (file: string | undefined, opts: { output?: string; suiteName: string }) => {
+      const all: TestRecord[] = [];
+      const records = new TestRecordCollector((r) => all.push(r));
+      await decodeInput(ctx, file, {
+        packet(event) {
+          if (event.status !== 'exists') records.event(event);
+        },
+        nonSubunit() {},
+        error(error) {
+          all.push(parserRecord(error.message));
+        },
+      });
+      records.end();
+      const xml = junitXml(all, { suiteName: opts.suiteName });
+      if (opts.output === undefined) {
+        const out = new Output(ctx.stdout);
+        out.write(xml);
+        await out.flush(true);
+      } else {
+        const target = path.resolve(ctx.cwd, opts.output);
+        await writeFile(target, xml).catch((error: unknown) => {
+          throw new SubrunError('ERR_IO', `cannot write ${opts.output}: ${error instanceof Error ? error.message : String(error)}`);
+        });
+      }
+      if (all.some((r) => r.incomplete || ['fail', 'uxsuccess', 'inprogress', 'unknown'].includes(r.status))) ctx.fail(ExitCode.FAILURES);
+    });
+
+  stream
+    .command('filter')
+    .argument(...FILE_ARG)
+    .addOption(
+      new Option('-s, --status <statuses>', `keep tests whose final status is one of these (comma-separated: ${STATUSES.slice(1).join(', ')}, incomplete)`).argParser(parseStatuses),
+    )
+    .option('--id <regex>', 'keep tests whose id matches this JavaScript regular expression')
+    .option('--exclude-id <regex>', 'drop tests whose id matches this regular expression')
+    .option('--tag <tag>', 'keep tests that carry this tag (repeatable: any of them)', collect, [])
+    .option('--exclude-tag <tag>', 'drop tests that carry this tag (repeatable)', collect, [])
+    .option(...NO_PASSTHROUGH)
+    .description(
+      'Write the packets of the tests that pass every given filter as a subunit v2 stream, byte for byte.\n' +
+        "A test's packets are held until it finishes (its final status and tags decide), then written\n" +
+        'together; bytes that belong to no test pass through unless --no-passthrough.',
+    )
+    .action(
+      async (
+        file: string | undefined,
+        opts: { status?: Set<string>; id?: string; excludeId?: string; tag: string[]; excludeTag: string[]; passthrough: boolean },
+      ) => {
+        const include = opts.id === undefined ? undefined : regex('--id', opts.id);
+        const exclude = opts.excludeId === undefined ? undefined : regex('--exclude-id', opts.excludeId);
+        const keep = (r: TestRecord): boolean =>
+          (opts.status === undefined || opts.status.has(r.incomplete ? 'incomplete' : r.status)) &&
+          (include === undefined || include.test(r.id)) &&
+          (exclude === undefined || !exclude.test(r.id)) &&
+          (opts.tag.length === 0 || r.tags.some((t) => opts.tag.includes(t))) &&
+          !r.tags.some((t) => opts.excludeTag.includes(t));
+        const out = new Output(ctx.stdout);
+        const records = new TestRecordCollector(
+          (r) => {
+            if (keep(r)) for (const p of r.packets) out.write(p);
+          },
+          { keepPackets: true },
+        );
+        await decodeInput(
+          ctx,
+          file,
+          {
+            packet(event, raw) {
+              if (!records.event(event, raw) && opts.passthrough) out.write(raw.slice());
+            },
+            nonSubunit(bytes) {
+              if (opts.passthrough) out.write(bytes);
+            },
+            error() {},
+          },
+          () => out.flush(),
+        );
+        records.end();
+        await out.flush(true);
+      },
+    );
+}
+
+/** Whether re-encoding a decoded event reproduces its packet (SPEC §3.3: otherwise `raw` keeps it). */
+function reencodes(encoder: PacketEncoder, event: SubunitEvent, raw: Uint8Array): boolean {
+  let again: Uint8Array;
+  try {
+    again = encoder.encode(event);
+  } catch {
+    return false;
+  }
+  if (again.length !== raw.length) return false;
+  for (let i = 0; i < raw.length; i++) if (again[i] !== raw[i]) return false;
+  return true;
+}
+
+function parseJson(line: string): unknown {
+  try {
+    return JSON.parse(line) as unknown;
+  } catch (error) {
+    throw new SubrunError('ERR_SUBUNIT_JSON', `not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function parserRecord(message: string): TestRecord {
+  return {
+    id: 'subunit.parser',
+    routeCode: undefined,
+    status: 'fail',
+    tags: [],
+    start: undefined,
+    end: undefined,
+    attachments: new Map([['traceback', { mimeType: 'text/plain', chunks: [new TextEncoder().encode(message)] }]]),
+    packets: [],
+    incomplete: false,
+  };
+}
+
+function parseStatuses(value: string, previous: Set<string> | undefined): Set<string> {
+  const allowed = new Set<string>([...STATUSES.slice(1), 'incomplete']);
+  const set = new Set(previous);
+  for (const s of value.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (!allowed.has(s)) throw new InvalidArgumentError('--status', `a comma-separated list of ${[...allowed].join(', ')}`, s);
+    set.add(s);
+  }
+  return set;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function regex(option: string, source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch {
+    throw new InvalidArgumentError(option, 'a valid regular expression', source);
+  }
+}

@@ -1,0 +1,141 @@
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { encodePacket } from '../../src/subunit/encoder.js';
+import { runSubrun } from '../helpers/cli.js';
+import { rawPacket } from '../helpers/raw-packet.js';
+import { loadVectors } from '../helpers/vectors.js';
+import { ROOT } from '../helpers/paths.js';
+
+// SPEC §3: `stream decode` then `stream encode` gives back every byte of any stream.
+async function roundTrip(bytes: Uint8Array): Promise<{ lines: Record<string, unknown>[]; again: Buffer; decodeCode: number }> {
+  const decoded = await runSubrun(['stream', 'decode'], { stdin: bytes });
+  const encoded = await runSubrun(['stream', 'encode'], { stdin: decoded.stdout });
+  if (encoded.code !== 0) throw new Error(`encode failed: ${encoded.stderr}`);
+  const lines = decoded.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { lines, again: encoded.stdoutBytes, decodeCode: decoded.code };
+}
+
+t.test('decode → encode round-trips every vector byte for byte', async (t) => {
+  for (const v of loadVectors()) {
+    const { lines, again, decodeCode } = await roundTrip(v.bytes);
+    t.equal(decodeCode, 0, v.name);
+    t.notOk(lines.some((l) => 'raw' in l), `${v.name}: canonical packets need no raw`);
+    t.ok(again.equals(v.bytes), `${v.name}: identical bytes`);
+  }
+});
+
+t.test('decode → encode round-trips corrupt, mixed and non-canonical streams', async (t) => {
+  const good = Buffer.from(encodePacket({ testId: 'a', status: 'success', timestamp: { seconds: 5, nanos: 1 } }));
+  const badCrc = Buffer.from(good);
+  badCrc[badCrc.length - 1]! ^= 1;
+  // A valid packet python-subunit accepts but would not write: a 2-byte number for a 1-byte value, and a wide length.
+  const wide = rawPacket(0x2800, [0x40, 0x01, 0x62], 2);
+  const reserved = rawPacket(0x2808, [1, 0x62]);
+  const input = Buffer.concat([Buffer.from('stray \xb3\x00 text\n', 'latin1'), good, badCrc, wide, reserved, good.subarray(0, 9)]);
+  const { lines, again, decodeCode } = await roundTrip(input);
+  t.ok(again.equals(input), 'identical bytes');
+  t.equal(decodeCode, 1, 'exit 1: the stream held corrupt packets');
+  t.same(
+    lines.filter((l) => 'error' in l).map((l) => (l['error'] as { code: string }).code),
+    ['ERR_SUBUNIT_VERSION', 'ERR_SUBUNIT_CRC', 'ERR_SUBUNIT_TRUNCATED'],
+  );
+  t.equal(lines.filter((l) => 'raw' in l).length, 2, 'non-canonical packets carry raw');
+  const first = lines.find((l) => l['testId'] === 'a')!;
+  t.equal(first['timestamp'], '1970-01-01T00:00:05.000000001Z', 'nanoseconds that are not whole microseconds keep 9 digits');
+});
+
+t.test('encode reads a FILE argument, and refuses bad lines with their line number', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'subrun-stream-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'in.jsonl');
+  writeFileSync(file, '{"testId":"x","status":"success"}\n\n{"testId":"y","status":"bogus"}\n');
+  const r = await runSubrun(['stream', 'encode', file]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /line 3: .*`status` must be one of/);
+  t.match(r.stderr, /ERR_SUBUNIT_JSON/);
+  t.ok(r.stdoutBytes.equals(Buffer.from(encodePacket({ testId: 'x', status: 'success' }))), 'lines before the bad one are written');
+  for (const [line, pattern] of [
+    ['not json', /not JSON/],
+    ['[1]', /JSON object/],
+    ['{"testId":"x","bogus":1}', /unknown key `bogus`/],
+    ['{"fileName":"f","fileBytes":"***"}', /base64/],
+    ['{"timestamp":"yesterday"}', /ISO-8601/],
+    ['{"testId":"a\\u0000b"}', /NUL/],
+  ] as const) {
+    const bad = await runSubrun(['stream', 'encode'], { stdin: line + '\n' });
+    t.equal(bad.code, 2, line);
+    t.match(bad.stderr, pattern, line);
+  }
+  const missing = await runSubrun(['stream', 'decode', path.join(dir, 'nope.bin')]);
+  t.equal(missing.code, 3);
+  t.match(missing.stderr, /cannot read .*nope\.bin.*\[ERR_IO\]/);
+});
+
+t.test('the README demo: encode the demo stream, then stats', async (t) => {
+  const demo = readFileSync(path.join(ROOT, 'examples', 'demo-stream.jsonl'));
+  const enc = await runSubrun(['stream', 'encode', path.join(ROOT, 'examples', 'demo-stream.jsonl')]);
+  t.equal(enc.code, 0);
+  const stats = await runSubrun(['stream', 'stats'], { stdin: enc.stdoutBytes });
+  t.equal(stats.code, 0);
+  t.match(stats.stdout, /Total tests: +6\nPassed tests: +5\nFailed tests: +0\nSkipped tests: +1\nSeen tags: worker-0, worker-1\n/);
+  const back = await runSubrun(['stream', 'decode'], { stdin: enc.stdoutBytes });
+  t.equal(back.stdout, demo.toString(), 'the demo file is in the canonical JSON form');
+});
+
+function stream(...events: Parameters<typeof encodePacket>[0][]): Buffer {
+  return Buffer.concat(events.map((e) => encodePacket(e)));
+}
+
+const RUN = stream(
+  { testId: 'a.t1', status: 'inprogress', tags: ['w0'], timestamp: { seconds: 10, nanos: 0 } },
+  { testId: 'a.t1', status: 'success', timestamp: { seconds: 11, nanos: 500_000_000 } },
+  { testId: 'b.t2', status: 'inprogress', tags: ['w1'] },
+  { testId: 'b.t2', fileName: 'traceback', fileBytes: new TextEncoder().encode('AssertionError: no\n'), eof: true },
+  { testId: 'b.t2', status: 'fail' },
+  { testId: 'c.t3', status: 'skip', tags: ['w1', 'slow'] },
+  { testId: 'd.t4', status: 'inprogress' },
+);
+
+t.test('stats exits 1 when tests failed, and counts unfinished tests as failed', async (t) => {
+  const r = await runSubrun(['stream', 'stats'], { stdin: RUN });
+  t.equal(r.code, 1);
+  t.equal(r.stdout, 'Total tests:       4\nPassed tests:      1\nFailed tests:      2\nSkipped tests:     1\nSeen tags: slow, w0, w1\n');
+});
+
+t.test('ls lists ids, with status and times', async (t) => {
+  const r = await runSubrun(['stream', 'ls', '--status', '--times'], { stdin: RUN });
+  t.equal(r.code, 0);
+  t.equal(r.stdout, 'a.t1 success 1.500\nb.t2 fail -\nc.t3 skip -\nd.t4 incomplete -\n');
+});
+
+t.test('filter keeps whole tests by status, id and tag, byte for byte', async (t) => {
+  const ids = async (args: string[]) => {
+    const f = await runSubrun(['stream', 'filter', ...args], { stdin: RUN });
+    t.equal(f.code, 0);
+    return (await runSubrun(['stream', 'ls'], { stdin: f.stdoutBytes })).stdout.split('\n').filter(Boolean);
+  };
+  t.same(await ids(['-s', 'fail,incomplete']), ['b.t2', 'd.t4']);
+  t.same(await ids(['--id', '^[ab]\\.']), ['a.t1', 'b.t2']);
+  t.same(await ids(['--exclude-id', 't1$']), ['b.t2', 'c.t3', 'd.t4']);
+  t.same(await ids(['--tag', 'slow', '--tag', 'w0']), ['a.t1', 'c.t3']);
+  t.same(await ids(['--exclude-tag', 'w1']), ['a.t1', 'd.t4']);
+  const all = await runSubrun(['stream', 'filter'], { stdin: RUN });
+  t.equal(all.stdoutBytes.length, RUN.length, 'no filter keeps every byte');
+  const bad = await runSubrun(['stream', 'filter', '-s', 'passed'], { stdin: RUN });
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--status/);
+  const badRe = await runSubrun(['stream', 'filter', '--id', '('], { stdin: RUN });
+  t.equal(badRe.code, 2);
+});
+
+t.test('junit writes to a file with -o and exits 1 on failures', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'subrun-junit-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await runSubrun(['stream', 'junit', '-o', 'out.xml', '--suite-name', 'mine'], { stdin: RUN, cwd: dir });
+  t.equal(r.code, 1);
+  const xml = readFileSync(path.join(dir, 'out.xml'), 'utf8');
+  t.match(xml, /<testsuite name="mine" tests="4" failures="1" errors="1" skipped="1"/);
+  t.match(xml, /<testcase classname="b" name="t2" time="0.000"><failure type="fail" message="AssertionError: no">AssertionError: no\n<\/failure>/);
+});
