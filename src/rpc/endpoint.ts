@@ -59,6 +59,7 @@ export abstract class Endpoint {
   readonly #encoder = new PacketEncoder();
   #assembly: Assembly | undefined;
   #ended = false;
+  #corked = false;
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed!: (info: CloseInfo) => void;
 
@@ -100,17 +101,35 @@ export abstract class Endpoint {
     if (body.length <= RPC_CHUNK_BYTES) {
       base.fileBytes = body;
       base.eof = true;
-      return this.stream.write(this.#encoder.encode(base));
+      return this.#write(this.#encoder.encode(base));
     }
     let ok = true;
-    for (const packet of encodeFileChunks(base, body, RPC_CHUNK_BYTES)) ok = this.stream.write(packet);
+    for (const packet of encodeFileChunks(base, body, RPC_CHUNK_BYTES)) ok = this.#write(packet);
     return ok;
   }
 
   /** Write one already-encoded packet (or any bytes) to the peer. */
   protected writeBytes(bytes: Uint8Array): boolean {
-    return this.#ended ? false : this.stream.write(bytes);
+    return this.#ended ? false : this.#write(bytes);
   }
+
+  /**
+   * Packets written in one turn of the event loop (a test's results and its Done) go
+   * out in one write: corked now, uncorked on the next tick.
+   */
+  #write(bytes: Uint8Array): boolean {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.stream.cork();
+      process.nextTick(this.#uncork);
+    }
+    return this.stream.write(bytes);
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.stream.uncork();
+  };
 
   protected encodePacket(event: SubunitEvent): Uint8Array {
     return this.#encoder.encode(event);
