@@ -1,0 +1,12 @@
+export type { Transport, TransportClosed } from './transport.js';
+export { TAIL_BYTES, DEFAULT_CLOSE_TIMEOUT_MS } from './transport.js';
+export { dial, type DialOptions } from './dial.js';
+export { spawnTransport, type SpawnOptions, type ChildTransport } from './child-transport.js';
+export type { ChannelMode } from './child-stream.js';
+export { listen, type Listener, type ListenOptions } from './listen.js';
+export { stdioTransport, type StdioTransportOptions } from './stdio-transport.js';
+export { memoryPair } from './memory.js';
+export { parseTransportUrl, formatTransportUrl, type TransportAddress } from './transport-url.js';
+export { PROTOCOL_FD_ENV, PROTOCOL_FD, PROTOCOL_FD_PREAMBLE, protocolFdFromEnv } from './protocol-fd.js';
+export { SSH_ARGS_ENV, sshArgsFromEnv } from './ssh-transport.js';
+export { WS_MAX_MESSAGE_BYTES } from './ws-transport.js';
