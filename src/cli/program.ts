@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { SubrunError } from '../core/errors.js';
 import { createContext, ExitCode, type CliContext, type CliIO } from './context.js';
 import { VERSION } from './version.js';
+import { registerCheckCommands } from './check.js';
 
 /**
  * Builds the commander program over the given streams (STYLE §7). Each command
@@ -25,6 +26,7 @@ export function createProgram(ctx: CliContext): Command {
       '\nExit codes: 0 success, 1 test failures, 2 usage or configuration error,\n' +
         '3 infrastructure error (I/O, peer, server, pool), 130 interrupted.',
     );
+  registerCheckCommands(program, ctx);
   return program;
 }
 
