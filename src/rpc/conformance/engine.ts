@@ -59,7 +59,14 @@ const SEEN_LINES = 12;
  */
 export async function runScenario(scenario: Scenario, peer: KitPeer, options: KitOptions = {}): Promise<ScenarioResult> {
   const run = new ScenarioRun(scenario, peer, options);
-  return run.execute();
+  // The clock's timers are unref'd and an in-memory peer holds no handle: without this the
+  // process could exit in the middle of a deadline with the scenario's promise unsettled.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  try {
+    return await run.execute();
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 class ScenarioRun {
