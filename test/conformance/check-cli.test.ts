@@ -22,7 +22,7 @@ interface Report {
 }
 
 t.test('a conforming child server (our ServerConnection + the toy handler) passes at version 2', async (t) => {
-  const r = await runSubrun(['check', '--json', '--jobs', '4', '--', NODE, FIXTURE]);
+  const r = await runSubrun(['check', '--json', '--jobs', '4', '--time-scale', '3', '--', NODE, FIXTURE]);
   const report = JSON.parse(r.stdout) as Report;
   t.equal(r.code, 0, r.stderr);
   t.same(clauseIds(report, 'fail'), []);
@@ -31,7 +31,7 @@ t.test('a conforming child server (our ServerConnection + the toy handler) passe
 });
 
 t.test('the same server pinned to version 1, with a banner before its Hello, passes at version 1', async (t) => {
-  const r = await runSubrun(['check', '--jobs', '4', '--', NODE, FIXTURE, '--max=1', '--banner']);
+  const r = await runSubrun(['check', '--jobs', '4', '--time-scale', '3', '--', NODE, FIXTURE, '--max=1', '--banner']);
   t.equal(r.code, 0, r.stdout);
   t.match(r.stdout, /PASS run \(version 1,/);
   t.match(r.stdout, /conformance: PASS: \d+ clauses passed, 0 failed/);
@@ -53,18 +53,18 @@ t.test('--url checks a server that is already listening (a fresh connection per 
   const port = (server.address() as AddressInfo).port;
   let connections = 0;
   server.on('connection', () => connections++);
-  const r = await runSubrun(['check', '--url', `tcp://127.0.0.1:${port}`, '--jobs', '4']);
+  const r = await runSubrun(['check', '--url', `tcp://127.0.0.1:${port}`, '--jobs', '4', '--time-scale', '3']);
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.equal(connections, 14, 'one connection per scenario');
 });
 
 t.test('a failing clause: exit 1, the SPEC section, what was seen and the last bytes in hex', async (t) => {
   const broken = path.join(ROOT, 'dist', 'test', 'fixtures', 'broken-server.js');
-  const r = await runSubrun(['check', '--scenario', 'list', '--', NODE, broken, '--break=wrong-nonce']);
+  const r = await runSubrun(['check', '--scenario', 'list', '--time-scale', '2', '--', NODE, broken, '--break=wrong-nonce']);
   t.equal(r.code, 1);
   t.match(r.stdout, /FAIL list \(version 2/);
   t.match(r.stdout, /FAIL §6\.4 list\/list-done: the List is answered with Done carrying its nonce/);
-  t.match(r.stdout, /expected \{"message":\{"msg":"Done","nonce":"l1"\}\}: nothing matched within 5000 ms/);
+  t.match(r.stdout, /expected \{"message":\{"msg":"Done","nonce":"l1"\}\}: nothing matched within 10000 ms/);
   t.match(r.stdout, /seen:\n(.*\n)*.*message \{"msg":"Done","nonce":"l1-wrong"\}/);
   t.match(r.stdout, /last bytes received:\n\s+[0-9a-f]{2} [0-9a-f]{2} /);
   t.match(r.stdout, /skip|conformance: FAIL: \d+ clauses passed, 1 failed/);

@@ -29,7 +29,7 @@ t.test('an independent version-1-only server in Python (python-subunit + json) p
   const unit = spawnSync(PYTHON, ['-m', 'unittest', '-v', 'conformance_v1_server_test'], { cwd: path.join(ROOT, 'test', 'fixtures'), encoding: 'utf8', timeout: 90_000 });
   t.equal(unit.status, 0, `the Python server's own unittest tests pass:\n${unit.stderr}`);
   t.match(unit.stderr, /Ran 6 tests/);
-  const r = await runSubrun(['check', '--json', '--jobs', '4', '--time-scale', '2', '--', PYTHON, PY_SERVER, '--banner']);
+  const r = await runSubrun(['check', '--json', '--jobs', '4', '--time-scale', '3', '--', PYTHON, PY_SERVER, '--banner']);
   const report = JSON.parse(r.stdout) as Report;
   t.equal(r.code, 0, r.stderr);
   t.same(clauseIds(report, 'fail'), []);
