@@ -35,7 +35,9 @@ export class ChildStream extends Duplex {
   readonly #waiters = new Set<{ target: Writable; release: () => void }>();
 
   constructor(stdin: Writable, stdout: Readable, fd: Duplex | undefined, events: ChildStreamEvents) {
-    super({ allowHalfOpen: true });
+    // Not autoDestroy: when the protocol is done the child's stdout (test output in fd mode)
+    // and stderr must still drain; only an explicit destroy() tears the pipes down.
+    super({ allowHalfOpen: true, autoDestroy: false });
     this.#stdin = stdin;
     this.#stdout = stdout;
     this.#fd = fd;
@@ -115,7 +117,7 @@ export class ChildStream extends Duplex {
       // The child does not read the protocol from stdin: drop what the tee queued there and
       // give it EOF, as under </dev/null.
       this.#stdin.destroy();
-      if (this.#stdout.readableEnded) this.push(null);
+      if (this.#fd?.readableEnded === true) this.push(null);
     } else {
       this.#source = this.#stdout;
       this.#fd?.destroy();

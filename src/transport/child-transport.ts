@@ -98,6 +98,9 @@ class ChildProcessTransport implements ChildTransport {
     });
     let drainTimer: { cancel(): void } | undefined;
     child.on('exit', () => {
+      // Our half of the protocol fd keeps the child's 'close' from firing until we end it,
+      // and nobody is left to read it.
+      if (fd !== undefined && !fd.destroyed) fd.end();
       // A grandchild can hold our pipes open after the child is gone; do not wait for it forever.
       drainTimer = this.#clock.setTimeout(() => {
         for (const s of child.stdio) s?.destroy();
@@ -194,11 +197,11 @@ export async function spawnTransport(command: string | readonly string[], option
   }
   const signal = options.signal;
   if (signal?.aborted) throw abortError(signal, 'spawning the test server');
-  const env: Record<string, string | undefined> | undefined = options.env === undefined && options.protocolFd !== true ? undefined : { ...(options.env ?? process.env) };
-  if (env !== undefined) {
-    if (options.protocolFd === true) env[PROTOCOL_FD_ENV] = String(PROTOCOL_FD);
-    else delete env[PROTOCOL_FD_ENV];
-  }
+  // SPEC §9.5.1: the variable is set exactly when we offer; an inherited one (subrun running
+  // inside a server that was offered the fd) must not leak into a child we did not offer it to.
+  const env: Record<string, string | undefined> = { ...(options.env ?? process.env) };
+  if (options.protocolFd === true) env[PROTOCOL_FD_ENV] = String(PROTOCOL_FD);
+  else delete env[PROTOCOL_FD_ENV];
   const stdio: ('pipe' | 'ignore')[] = options.protocolFd === true ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'];
   const child = spawn(file, args, { env, cwd: options.cwd, shell, stdio, windowsHide: true });
   const clock = options.clock ?? systemClock;

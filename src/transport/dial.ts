@@ -92,6 +92,9 @@ async function dialWebSocket(href: string, url: string, options: DialOptions): P
   opened.catch(() => {});
   // A failed attempt may still emit 'error' later (e.g. after terminate); keep it from crashing us.
   ws.on('error', () => {});
+  // The transport listens from the start: the first message can arrive in the same read as
+  // the handshake response, before any continuation of `await opened` runs.
+  const transport = new WebSocketTransport(ws, url, options);
   await attempt(opened, () => ws.terminate(), `connecting to ${url}`, options);
-  return new WebSocketTransport(ws, url, options);
+  return transport;
 }

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { SubrunError } from '../core/errors.js';
+import { InvalidArgumentError, SubrunError } from '../core/errors.js';
 import type { CloseOptions } from './graceful-close.js';
 import { SocketTransport } from './socket-transport.js';
 import { formatTransportUrl, parseTransportUrl, type TransportAddress } from './transport-url.js';
@@ -27,7 +27,7 @@ export interface ListenOptions extends CloseOptions {
  * ERR_TRANSPORT_LISTEN.
  */
 export async function listen(url: string, onTransport: (transport: Transport) => void, options: ListenOptions = {}): Promise<Listener> {
-  if (typeof onTransport !== 'function') throw new SubrunError('ERR_INVALID_ARGUMENT', 'Expected `onTransport` to be a function');
+  if (typeof onTransport !== 'function') throw new InvalidArgumentError('onTransport', 'a function', onTransport);
   const address = parseTransportUrl(url, { forListen: true });
   if (address.kind === 'ws') return listenWebSocket(address, onTransport, options);
   if (address.kind !== 'tcp' && address.kind !== 'unix') throw new SubrunError('ERR_TRANSPORT_URL', `Cannot listen on ${url}`);

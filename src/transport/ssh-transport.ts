@@ -55,6 +55,7 @@ export async function dialSsh(address: Extract<TransportAddress, { kind: 'ssh' }
   const url = formatTransportUrl(address);
   let onStderrText: ((text: string) => void) | undefined;
   let seen = '';
+  let authenticated = false;
   const transport = await spawnTransport(sshArgv(address, options), {
     ...options,
     shell: false,
@@ -67,14 +68,20 @@ export async function dialSsh(address: Extract<TransportAddress, { kind: 'ssh' }
       }
       options.onStderr?.(chunk);
     },
-    describeExit: (exitCode, _signal, stderrTail) =>
-      exitCode === SSH_FAILED
-        ? new SubrunError('ERR_TRANSPORT_SSH', `ssh to ${url} failed (exit 255): ${stderrTail.trim().split('\n').slice(-3).join(' | ') || 'no message from ssh'}`, { details: { exitCode, stderrTail } })
-        : undefined,
+    describeExit: (exitCode, _signal, stderrTail) => {
+      if (exitCode !== SSH_FAILED) return undefined;
+      const said = stderrTail.trim().split('\n').filter((l) => !/^(Authenticated to|Transferred:|Bytes per second:)/.test(l)).slice(-3).join(' | ');
+      // SPEC §9.9.4: before authentication 255 is ssh failing; after it, the remote command
+      // died by a signal or the connection was lost, which ssh reports the same way.
+      return authenticated
+        ? new SubrunError('ERR_TRANSPORT_BROKEN', `the ssh session to ${url} ended abnormally (exit 255: remote command killed by a signal, or the connection was lost)${said === '' ? '' : `: ${said}`}`, { details: { exitCode, stderrTail } })
+        : new SubrunError('ERR_TRANSPORT_SSH', `ssh to ${url} failed (exit 255): ${said || 'no message from ssh'}`, { details: { exitCode, stderrTail } });
+    },
   });
   const ready = new Promise<void>((resolve, reject) => {
     onStderrText = (text) => {
       if (AUTHENTICATED.test(text)) {
+        authenticated = true;
         onStderrText = undefined;
         resolve();
       }

@@ -35,7 +35,8 @@ class WebSocketStream extends Duplex {
   #weEnded = false;
 
   constructor(ws: WebSocket, onViolation: (error: SubrunError, closeCode: number) => void) {
-    super({ allowHalfOpen: true });
+    // Room for one whole message, so a full-size message does not pause the socket at once.
+    super({ allowHalfOpen: true, readableHighWaterMark: WS_MAX_MESSAGE_BYTES });
     this.#ws = ws;
     this.#onViolation = onViolation;
     ws.on('message', (data, isBinary) => this.#onMessage(toBuffer(data), isBinary));
