@@ -3,7 +3,7 @@ import { Duplex } from 'node:stream';
 import { ManualClock } from '../../src/core/clock.js';
 import { isSubrunError } from '../../src/core/errors.js';
 import { ServerConnection, type ServerOptions } from '../../src/rpc/server.js';
-import { formatReport, matches, parseScenario, runKit, runScenario, type Scenario } from '../../src/rpc/conformance/index.js';
+import { encodeSend, formatReport, matches, parseScenario, runKit, runScenario, type Scenario } from '../../src/rpc/conformance/index.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { toyHandler } from '../fixtures/toy-handler.js';
 import { builtInScenarios, clauseIds } from './scenarios.js';
@@ -50,6 +50,39 @@ t.test('the kit passes an in-process ServerConnection pinned to version 1', asyn
   t.ok(report.scenarios.filter((s) => s.name !== 'no-common-version').every((s) => s.version === 1), 'version 1 was negotiated');
   t.ok(clauseIds(report, 'pass').includes('unknown-test/v1-fail-reported'), 'version 1 clauses were exercised');
   t.ok(clauseIds(report, 'skip').includes('heartbeat/pong'), 'version 2 clauses did not apply');
+});
+
+t.test('Heartbeats and stray output between every write of the server are skipped by expectations', async (t) => {
+  const heartbeat = encodeSend({ message: { msg: 'Heartbeat', running: [] } });
+  const stray = new TextEncoder().encode('stray output\n');
+  const noisy = async () => {
+    const [kit, middle] = duplexPair();
+    const [inner, server] = duplexPair();
+    const connection = new ServerConnection(server, toyHandler());
+    // Before each chunk the server writes: an unsolicited Heartbeat and a line of stray output.
+    inner.on('data', (chunk: Uint8Array) => {
+      middle.write(heartbeat);
+      middle.write(stray);
+      middle.write(chunk);
+    });
+    inner.on('end', () => middle.end());
+    middle.on('data', (chunk: Uint8Array) => inner.write(chunk));
+    middle.on('end', () => inner.end());
+    return {
+      stream: kit,
+      async dispose() {
+        connection.destroy();
+        kit.destroy();
+        return {};
+      },
+    };
+  };
+  // These say "no other message" (before Hello, after Goodbye, under version 1), which the noise breaks on purpose.
+  const chosen = scenarios.filter((s) => !['handshake', 'goodbye', 'heartbeat', 'no-common-version', 'version-v1-only'].includes(s.name));
+  const report = await runKit(chosen, noisy, { concurrency: 4 });
+  t.same(clauseIds(report, 'fail'), [], 'no clause fails');
+  if (!report.passed) t.comment(formatReport(report));
+  t.ok(report.counts.pass > 50);
 });
 
 t.test('a silent server fails the handshake clause when the deadline passes, without sleeping', async (t) => {
