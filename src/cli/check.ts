@@ -92,7 +92,7 @@ function spawner(command: string[], options: CheckOptions, ctx: CliContext) {
       closeTimeoutMs: CLOSE_TIMEOUT_MS,
       ...(options.protocolFd === true ? { protocolFd: true } : {}),
     }).catch((error: unknown) => {
-      throw new SubrunError('ERR_CONFORMANCE_START', `could not start the server ${JSON.stringify(command.join(' '))}: ${(error as Error).message}`, { cause: error });
+      throw startError(error);
     });
     return {
       stream: transport.stream,
@@ -105,10 +105,16 @@ function spawner(command: string[], options: CheckOptions, ctx: CliContext) {
 function dialer(url: string) {
   return async (): Promise<ConnectedPeer> => {
     const transport = await dial(url, { timeoutMs: 10_000, closeTimeoutMs: CLOSE_TIMEOUT_MS }).catch((error: unknown) => {
-      throw new SubrunError('ERR_CONFORMANCE_START', `could not connect to ${url}: ${(error as Error).message}`, { cause: error });
+      throw startError(error);
     });
     return { stream: transport.stream, dispose: () => dispose(transport) };
   };
+}
+
+/** The transport already names the command or URL and the reason; keep its code in the message. */
+function startError(error: unknown): SubrunError {
+  const code = error instanceof SubrunError ? ` (${error.code})` : '';
+  return new SubrunError('ERR_CONFORMANCE_START', `${(error as Error)?.message ?? String(error)}${code}`, { cause: error });
 }
 
 async function dispose(transport: Transport): Promise<{ stderrTail?: string }> {
