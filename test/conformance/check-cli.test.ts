@@ -58,7 +58,7 @@ t.test('--url checks a server that is already listening (a fresh connection per 
   const r = await runSubrun(['check', '--url', `tcp://127.0.0.1:${port}`, '--jobs', '4', '--time-scale', '3']);
   t.equal(r.code, 0, 'exit 0');
   if (r.code !== 0) t.comment(r.stdout + r.stderr);
-  t.equal(connections, 14, 'one connection per scenario');
+  t.equal(connections, 15, 'one connection per scenario');
 });
 
 t.test('a failing clause: exit 1, the SPEC section, what was seen and the last bytes in hex', async (t) => {
@@ -106,7 +106,7 @@ t.test('--list names every scenario with its SPEC section; --help documents the 
   const r = await runSubrun(['check', '--list']);
   t.equal(r.code, 0);
   t.match(r.stdout, /^handshake\t§5\t/m);
-  t.equal(r.stdout.trim().split('\n').length, 14);
+  t.equal(r.stdout.trim().split('\n').length, 15);
   const help = await runSubrun(['check', '--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /0 every clause passed, 1 a clause failed, 2 usage/);

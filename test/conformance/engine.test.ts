@@ -28,7 +28,7 @@ function inProcess(options: ServerOptions = {}) {
 
 t.test('every built-in scenario is valid and the set covers the required topics', async (t) => {
   const names = scenarios.map((s) => s.name);
-  for (const n of ['handshake', 'version-v1-only', 'version-wide', 'no-common-version', 'list', 'run', 'concurrent', 'before-hello', 'unknown-message', 'unknown-test', 'heartbeat', 'goodbye', 'eof', 'garbage']) {
+  for (const n of ['handshake', 'version-v1-only', 'version-wide', 'no-common-version', 'list', 'run', 'concurrent', 'before-hello', 'unknown-message', 'unknown-test', 'heartbeat', 'goodbye', 'eof', 'garbage', 'split-message']) {
     t.ok(names.includes(n), `scenario ${n}`);
   }
   for (const s of scenarios) for (const step of s.steps) if ('clause' in step) t.match(step.spec, /^§\d+(\.\d+)?$/, `${s.name}/${step.clause} cites a SPEC section`);
@@ -162,6 +162,7 @@ t.test('bad scenario files are refused with ERR_CONFORMANCE_SCENARIO naming the 
     [{ ...base, steps: [{ send: { message: {} }, wait: 1 }] }, /step 1: needs exactly one/],
     [{ ...base, steps: [{ send: { shout: 'x' } }] }, /step 1: `send` needs exactly one/],
     [{ ...base, steps: [{ send: { hex: 'zz' } }] }, /hexadecimal/],
+    [{ ...base, steps: [{ send: { split: { message: { msg: 'List' }, parts: 1 } } }] }, /`send.split` needs a `message` and `parts` >= 2/],
     [{ ...base, steps: [{ expect: { message: {} }, spec: '§5', title: 't' }] }, /clause/],
     [{ ...base, steps: [{ expect: { reply: {} }, clause: 'c', spec: '§5', title: 't' }] }, /exactly one of message, packet/],
     [{ ...base, steps: [{ expect: { message: { a: { $regex: 'x' } } }, clause: 'c', spec: '§5', title: 't' }] }, /unknown pattern operator \$regex/],

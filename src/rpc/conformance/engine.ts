@@ -364,6 +364,16 @@ export function encodeSend(s: SendSpec): Uint8Array {
   const rpc = (body: Uint8Array): Uint8Array =>
     encodePacket({ testId: RPC_TEST_ID, fileName: 'rpc', mimeType: 'application/json', fileBytes: body, eof: true, runnable: false });
   if (s.message !== undefined) return rpc(new TextEncoder().encode(JSON.stringify(s.message)));
+  if (s.split !== undefined) {
+    const body = new TextEncoder().encode(JSON.stringify(s.split.message));
+    const size = Math.ceil(body.length / s.split.parts);
+    const packets: Uint8Array[] = [];
+    for (let at = 0; at < body.length; at += size) {
+      const last = at + size >= body.length;
+      packets.push(encodePacket({ testId: RPC_TEST_ID, fileName: 'rpc', mimeType: 'application/json', fileBytes: body.subarray(at, at + size), eof: last, runnable: false }));
+    }
+    return Buffer.concat(packets);
+  }
   if (s.rpcText !== undefined) return rpc(new TextEncoder().encode(s.rpcText));
   if (s.corrupt !== undefined) {
     const packet = rpc(new TextEncoder().encode(JSON.stringify(s.corrupt)));

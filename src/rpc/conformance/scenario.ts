@@ -13,6 +13,8 @@ export interface SendSpec {
   message?: Record<string, unknown>;
   /** An RPC packet whose attachment is this text (e.g. JSON that does not parse). */
   rpcText?: string;
+  /** An RPC message split across `parts` packets, EOF on the last only (SPEC §4.3). */
+  split?: { message: Record<string, unknown>; parts: number };
   /** An RPC message whose packet has its CRC inverted: a corrupt packet. */
   corrupt?: Record<string, unknown>;
   /** Raw bytes, as hexadecimal. */
@@ -98,7 +100,7 @@ export interface Scenario {
 }
 
 export const PATTERN_KINDS = ['message', 'packet', 'output', 'close', 'exit'] as const;
-const SEND_KINDS = ['message', 'rpcText', 'corrupt', 'hex', 'text', 'eof'];
+const SEND_KINDS = ['message', 'split', 'rpcText', 'corrupt', 'hex', 'text', 'eof'];
 const ASSERTS = ['hello-range', 'common-version'];
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -128,6 +130,10 @@ export function parseScenario(value: unknown, source: string): Scenario {
       if (!isObject(send)) return fail(where, '`send` must be an object');
       const kinds = Object.keys(send);
       if (kinds.length !== 1 || !SEND_KINDS.includes(kinds[0]!)) fail(where, `\`send\` needs exactly one of ${SEND_KINDS.join(', ')}`);
+      if (send.split !== undefined) {
+        const split = send.split as Record<string, unknown>;
+        if (!isObject(split) || !isObject(split.message) || !isCount(split.parts) || split.parts < 2) fail(where, '`send.split` needs a `message` and `parts` >= 2');
+      }
       if (send.hex !== undefined && (typeof send.hex !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(send.hex))) fail(where, '`send.hex` must be hexadecimal');
       return;
     }
