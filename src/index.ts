@@ -29,3 +29,4 @@ export { runLegacy, type LegacyRunOptions, type LegacyRunResult, type LegacyPart
 export { TestRecordCollector, durationSeconds, type TestRecord, type TestRecordOptions } from './report/test-records.js';
 export { StreamStats } from './report/stats.js';
 export { junitXml, xmlText, xmlAttr, splitTestId, type JunitOptions } from './report/junit.js';
+export { parseScenario, runScenario, runKit, formatReport, type Scenario, type KitPeer, type KitOptions, type KitRunOptions, type KitReport, type ScenarioResult, type ClauseResult, type Connector, type ConnectedPeer } from './rpc/conformance/index.js';

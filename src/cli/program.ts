@@ -7,6 +7,7 @@ import { registerHistoryCommands } from './history.js';
 import { registerPoolCommands } from './pool.js';
 import { registerInitCommands } from './init.js';
 import { registerStreamCommands } from './stream.js';
+import { registerCheckCommands } from './check.js';
 
 /**
  * Builds the commander program over the given streams (STYLE §7). Each command
@@ -35,6 +36,7 @@ export function createProgram(ctx: CliContext): Command {
   registerPoolCommands(program, ctx);
   registerInitCommands(program, ctx);
   registerStreamCommands(program, ctx);
+  registerCheckCommands(program, ctx);
   return program;
 }
 
