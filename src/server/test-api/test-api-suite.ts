@@ -6,6 +6,7 @@
  * in the new worker after charging the test that was running.
  */
 import path from 'node:path';
+import type { ResourceLimits } from 'node:worker_threads';
 import { assertInteger, assertPositiveDuration } from '../../core/assert.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { InvalidArgumentError, SubrunError } from '../../core/errors.js';
@@ -40,6 +41,8 @@ export interface TestApiSuiteOptions {
   watchdogGraceMs?: number;
   /** @default 25 */
   watchdogIntervalMs?: number;
+  /** V8 limits for the worker (see worker_threads ResourceLimits). */
+  resourceLimits?: ResourceLimits;
   clock?: Clock;
   /** Where output no test owns goes (printed at load time, or after a test finished). @default emitted as test-less attachments */
   onStray?: (stray: StrayOutput) => void;
@@ -50,6 +53,8 @@ export interface SuiteStats {
   workerStarts: number;
   /** Why the last worker was replaced. */
   lastRecycleReason: string | undefined;
+  /** The worker's V8 heap after its last batch, in bytes. */
+  workerHeapUsed: number;
 }
 
 const TS_FILE = /\.(?:[cm]?ts|tsx)$/;
@@ -60,13 +65,15 @@ export class TestApiSuite implements Suite {
   readonly #clock: Clock;
   readonly #opts: Required<Pick<TestApiSuiteOptions, 'defaultTimeoutMs' | 'recycleAfterBatches' | 'maxHeapBytes' | 'maxRssBytes' | 'nodeTestCompat' | 'typescript' | 'startTimeoutMs' | 'watchdogGraceMs' | 'watchdogIntervalMs'>>;
   readonly #onStray: ((stray: StrayOutput) => void) | undefined;
+  readonly #resourceLimits: ResourceLimits | undefined;
   #handle: WorkerHandle | undefined;
   #info: ReadyInfo | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #running = false;
   #closed = false;
+  #destroyed = false;
   #sink: ResultSink | undefined;
-  readonly stats: SuiteStats = { workerStarts: 0, lastRecycleReason: undefined };
+  readonly stats: SuiteStats = { workerStarts: 0, lastRecycleReason: undefined, workerHeapUsed: 0 };
 
   constructor(options: TestApiSuiteOptions) {
     if (typeof options?.root !== 'string' || options.root === '') throw new InvalidArgumentError('root', 'a directory path', options?.root);
@@ -92,12 +99,13 @@ export class TestApiSuite implements Suite {
     };
     if (this.#opts.recycleAfterBatches !== Infinity) assertInteger('recycleAfterBatches', this.#opts.recycleAfterBatches, 1);
     this.#onStray = options.onStray;
+    this.#resourceLimits = options.resourceLimits;
   }
 
   async list(sink: ResultSink, filter?: string[]): Promise<ListOutcome> {
     this.#assertOpen();
     // During a run the main thread answers from what the current worker listed: it never waits on a test.
-    const info = this.#running && this.#info !== undefined ? this.#info : await this.#exclusive(() => this.#freshWorker().then(() => this.#info!));
+    const info = this.#running && this.#info !== undefined ? this.#info : await this.#exclusive(() => this.#listing(sink));
     const { ids, unknown } = select(info.tests, filter);
     const now = this.#clock.now();
     for (const id of ids) emitExists(sink, id, now);
@@ -112,6 +120,17 @@ export class TestApiSuite implements Suite {
     return this.#exclusive(() => this.#run(request, sink));
   }
 
+  /** Makes sure the worker is fresh; what it prints while loading goes to the List's sink. */
+  async #listing(sink: ResultSink): Promise<ReadyInfo> {
+    this.#sink = sink;
+    try {
+      await this.#freshWorker();
+      return this.#info!;
+    } finally {
+      this.#sink = undefined;
+    }
+  }
+
   /** Waits for the current run, then stops the worker. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return this.#queue.then(() => undefined, () => undefined);
@@ -124,6 +143,7 @@ export class TestApiSuite implements Suite {
   /** Stops the worker now, failing the running test with a "destroyed" reason. Idempotent. */
   async destroy(): Promise<void> {
     this.#closed = true;
+    this.#destroyed = true;
     await this.#handle?.kill('the suite was destroyed');
     this.#handle = undefined;
   }
@@ -168,11 +188,14 @@ export class TestApiSuite implements Suite {
           clock: this.#clock,
           signal: request.signal,
         });
-        if (end.kind === 'done') break;
+        if (end.kind === 'done') {
+          this.stats.workerHeapUsed = handle.heapUsed;
+          break;
+        }
         const next = this.#chargeCrash(sink, remaining, progress, reported, end.reason);
         ran += next.ran;
         remaining = remaining.slice(next.resumeAt);
-        if (remaining.length === 0 || isAborted(request.signal)) {
+        if (remaining.length === 0 || isAborted(request.signal) || this.#destroyed) {
           this.#handle = undefined;
           break;
         }
@@ -244,7 +267,7 @@ export class TestApiSuite implements Suite {
       typescript: this.#opts.typescript,
       nodeTestCompat: this.#opts.nodeTestCompat,
       defaultTimeoutMs: this.#opts.defaultTimeoutMs,
-    });
+    }, this.#resourceLimits);
     this.stats.workerStarts++;
     handle.onStray = (stray) => this.#stray(stray);
     try {

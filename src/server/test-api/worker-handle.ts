@@ -4,7 +4,7 @@
  * Progress on a main-thread timer, so a test stuck in a synchronous loop is noticed
  * (and the worker terminated) while the main thread stays free.
  */
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type ResourceLimits } from 'node:worker_threads';
 import { withTimeout } from '../../core/abort.js';
 import { SubrunError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
@@ -55,7 +55,7 @@ export class WorkerHandle {
   #exited = false;
   readonly #exit: Promise<void>;
 
-  constructor(init: Omit<WorkerInit, 'hooksPort'>) {
+  constructor(init: Omit<WorkerInit, 'hooksPort'>, resourceLimits?: ResourceLimits) {
     const channel = new MessageChannel();
     this.#hooksPort = channel.port1;
     this.#hooksPort.on('message', (stamp: ModuleStamp) => this.stamps.add(stamp));
@@ -67,7 +67,7 @@ export class WorkerHandle {
     this.ready.catch(() => {});
     const workerInit: WorkerInit = { ...init, hooksPort: channel.port2 };
     // stdout/stderr: true keeps anything that slips past the in-worker capture off our real output.
-    this.#worker = new Worker(WORKER_URL, { workerData: workerInit, transferList: [channel.port2], stdout: true, stderr: true });
+    this.#worker = new Worker(WORKER_URL, { workerData: workerInit, transferList: [channel.port2], stdout: true, stderr: true, resourceLimits });
     this.#worker.stdout.on('data', (chunk: Buffer) => this.onStray?.([{ fileName: 'stdout', text: chunk.toString('utf8') }]));
     this.#worker.stderr.on('data', (chunk: Buffer) => this.onStray?.([{ fileName: 'stderr', text: chunk.toString('utf8') }]));
     this.#worker.on('message', (m: FromWorker) => this.#onMessage(m));
