@@ -258,3 +258,20 @@ t.test('output printed while loading reaches the List sink as a test-less attach
   t.equal(sink.stray, 'printed while loading\n');
   t.same(sink.events.filter((e) => e.status === 'exists').map((e) => e.testId), [`${FIXTURES}/prints-on-load.test.js > quiet`]);
 });
+
+t.test('a slow test gets its inprogress while it runs, once', async (t) => {
+  const s = suite(t, { files: ['examples/timeouts.test.js'] });
+  await s.list(new RecordingSink());
+  const sink = new RecordingSink();
+  const when = new Map<string, number>();
+  const emit = sink.emit.bind(sink);
+  sink.emit = (e) => {
+    if (e.testId === 'examples/timeouts.test.js > waits too long' && e.status !== undefined) when.set(e.status, performance.now());
+    emit(e);
+  };
+  await s.run({}, sink);
+  // Sent together with the result, the two would be microseconds apart; streamed, they are a good part of the 100 ms timeout apart.
+  t.ok(when.get('fail')! - when.get('inprogress')! > 20, `inprogress came ${(when.get('fail')! - when.get('inprogress')!).toFixed(1)} ms before the result`);
+  t.same(sink.byId.get('examples/timeouts.test.js > waits too long')!.statuses, ['inprogress', 'fail']);
+  t.same(sink.byId.get('examples/timeouts.test.js > runs after the timeout')!.statuses, ['inprogress', 'success']);
+});

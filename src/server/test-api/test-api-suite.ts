@@ -12,7 +12,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { InvalidArgumentError, SubrunError } from '../../core/errors.js';
 import type { TestResult } from '../../testing/engine.js';
 import type { ListOutcome, ResultSink, RunOutcome, RunRequest, Suite } from '../suite.js';
-import { emitAttachment, emitExists, emitResult } from './events.js';
+import { emitAttachment, emitExists, emitInProgress, emitResult } from './events.js';
 import { Progress } from './progress.js';
 import { select } from './selection.js';
 import { WorkerHandle, type ReadyInfo } from './worker-handle.js';
@@ -43,6 +43,7 @@ export interface TestApiSuiteOptions {
   watchdogIntervalMs?: number;
   /** V8 limits for the worker (see worker_threads ResourceLimits). */
   resourceLimits?: ResourceLimits;
+  /** For event timestamps and the worker start timeout (test deadlines are the worker's wall clock). */
   clock?: Clock;
   /** Where output no test owns goes (printed at load time, or after a test finished). @default emitted as test-less attachments */
   onStray?: (stray: StrayOutput) => void;
@@ -170,29 +171,38 @@ export class TestApiSuite implements Suite {
       while (remaining.length > 0 && !isAborted(request.signal)) {
         const progress = new Progress(remaining.length);
         const reported = new Uint8Array(remaining.length);
+        const started = new Uint8Array(remaining.length);
+        const batchIds = remaining;
+        let delivered = 0;
         const end = await handle.runBatch({
           ids: remaining,
           resources,
           progress,
           onResults: (results: TestResult[]) => {
             for (const r of results) {
-              emitResult(sink, r);
+              emitResult(sink, r, r.index !== undefined && started[r.index] === 1);
               if (r.index !== undefined) {
                 reported[r.index] = 1;
+                delivered++;
                 ran++;
               }
             }
           },
+          onStarted: (index: number) => {
+            // Only once every earlier result is out, so a consumer still sees one test at a time.
+            if (started[index] === 1 || reported[index] === 1 || index !== delivered) return;
+            started[index] = 1;
+            emitInProgress(sink, batchIds[index]!, this.#clock.now());
+          },
           graceMs: this.#opts.watchdogGraceMs,
           watchdogIntervalMs: this.#opts.watchdogIntervalMs,
-          clock: this.#clock,
           signal: request.signal,
         });
         if (end.kind === 'done') {
           this.stats.workerHeapUsed = handle.heapUsed;
           break;
         }
-        const next = this.#chargeCrash(sink, remaining, progress, reported, end.reason);
+        const next = this.#chargeCrash(sink, remaining, progress, reported, started, end.reason);
         ran += next.ran;
         remaining = remaining.slice(next.resumeAt);
         if (remaining.length === 0 || isAborted(request.signal) || this.#destroyed) {
@@ -217,7 +227,7 @@ export class TestApiSuite implements Suite {
    * results were still in the worker's buffer (status from shared memory; their
    * output is lost, and says so), then charge the running test with `reason`.
    */
-  #chargeCrash(sink: ResultSink, ids: string[], progress: Progress, reported: Uint8Array, reason: string): { ran: number; resumeAt: number } {
+  #chargeCrash(sink: ResultSink, ids: string[], progress: Progress, reported: Uint8Array, started: Uint8Array, reason: string): { ran: number; resumeAt: number } {
     const current = Math.max(progress.current, 0);
     const now = this.#clock.now();
     let ran = 0;
@@ -225,12 +235,12 @@ export class TestApiSuite implements Suite {
       if (reported[i] === 1) continue;
       const status = progress.status(i);
       if (status === undefined) continue;
-      emitResult(sink, { id: ids[i]!, status, startMs: now, endMs: now, reason: 'the worker ended before this result was delivered; its output and details are lost' });
+      emitResult(sink, { id: ids[i]!, status, startMs: now, endMs: now, reason: 'the worker ended before this result was delivered; its output and details are lost' }, started[i] === 1);
       ran++;
     }
     if (progress.status(current) === undefined && current < ids.length) {
       const id = ids[current]!;
-      emitResult(sink, { id, status: 'fail', startMs: now, endMs: now, reason, traceback: `${id}: ${reason}\n` });
+      emitResult(sink, { id, status: 'fail', startMs: now, endMs: now, reason, traceback: `${id}: ${reason}\n` }, started[current] === 1);
       ran++;
     } else {
       emitAttachment(sink, undefined, 'uncaught-error', `between tests: ${reason}\n`, now);
