@@ -229,7 +229,8 @@ t.test('abort, close and bad arguments', async (t) => {
   t.equal(outcome.ran, 1);
   await s.close();
   await s.close();
-  t.throws(() => s.run({}, new RecordingSink()), { code: 'ERR_SUITE_CLOSED' });
+  await t.rejects(s.run({}, new RecordingSink()), { code: 'ERR_SUITE_CLOSED' });
+  await t.rejects(new TestApiSuite({ root: ROOT, files: [] }).run({ tests: 'x' as never }, new RecordingSink()), { code: 'ERR_INVALID_ARGUMENT', message: /request\.tests/ });
   await t.rejects(async () => s.list(new RecordingSink()), { code: 'ERR_SUITE_CLOSED' });
   t.throws(() => new TestApiSuite({ root: '', files: [] }), { code: 'ERR_INVALID_ARGUMENT', message: /`root`/ });
   t.throws(() => new TestApiSuite({ root: ROOT, files: ['x'], defaultTimeoutMs: -5 }), { code: 'ERR_INVALID_ARGUMENT', message: /`defaultTimeoutMs`/ });

@@ -113,7 +113,7 @@ export class TestApiSuite implements Suite {
     return info.duplicates.length === 0 ? { unknown } : { unknown, duplicates: [...info.duplicates] };
   }
 
-  run(request: RunRequest, sink: ResultSink): Promise<RunOutcome> {
+  async run(request: RunRequest, sink: ResultSink): Promise<RunOutcome> {
     this.#assertOpen();
     if (request.tests !== undefined && (!Array.isArray(request.tests) || request.tests.some((t) => typeof t !== 'string'))) {
       throw new InvalidArgumentError('request.tests', 'an array of test ids', request.tests);
