@@ -66,6 +66,10 @@ try {
     if (sink.exists !== total || sink.success !== total || sink.other !== 0) throw new Error(`unexpected counts ${JSON.stringify(sink)}`);
     if (i > 0) fullMs.push(ms);
   }
+  // Memory: RSS (main thread + worker) after the first full run versus after 50.
+  const rssAfterFirst = process.memoryUsage.rss();
+  for (let i = 0; i < 50; i++) await suite.run({}, new CountingSink());
+  const rssAfter50 = process.memoryUsage.rss();
   const oneId = 'ours/file050.test.js > adds 50';
   const oneMs = [];
   for (let i = 0; i < REPEAT * 10 + 1; i++) {
@@ -95,6 +99,7 @@ try {
   console.log(`test execution: ${total} trivial tests in ${FILES} files (medians; ${REPEAT} warm runs, ${ANCHOR_REPEAT} anchor runs)`);
   console.log(`  cold start (worker + load ${FILES} files + list): ${f(coldMs)}`);
   console.log(`  (a) list + run all, warm worker: subrun ${f(median(fullMs))}   node --test ${f(median(nodeAll))}   ratio ${(median(nodeAll) / median(fullMs)).toFixed(1)}x faster`);
+  console.log(`  memory: RSS after the first full run ${(rssAfterFirst / 2 ** 20).toFixed(0)} MiB, after ${50} more ${(rssAfter50 / 2 ** 20).toFixed(0)} MiB (${(((rssAfter50 - rssAfterFirst) / rssAfterFirst) * 100).toFixed(1)}%)`);
   console.log(`  (b) re-run one test, warm worker: subrun ${f(median(oneMs))}   node --test one file ${f(median(nodeOne))}   ratio ${(median(nodeOne) / median(oneMs)).toFixed(0)}x faster`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

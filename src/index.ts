@@ -30,3 +30,7 @@ export { TestRecordCollector, durationSeconds, type TestRecord, type TestRecordO
 export { StreamStats } from './report/stats.js';
 export { junitXml, xmlText, xmlAttr, splitTestId, type JunitOptions } from './report/junit.js';
 export { parseScenario, runScenario, runKit, formatReport, type Scenario, type KitPeer, type KitOptions, type KitRunOptions, type KitReport, type ScenarioResult, type ClauseResult, type Connector, type ConnectedPeer } from './rpc/conformance/index.js';
+export type { Suite, ResultSink, RunRequest, RunOutcome, ListOutcome } from './server/suite.js';
+export { TestApiSuite, type TestApiSuiteOptions, type SuiteStats } from './server/test-api/test-api-suite.js';
+export { CommandBridgeSuite, type CommandBridgeOptions } from './server/command-bridge/command-bridge-suite.js';
+export { shellQuote, type CommandTemplate } from './server/command-bridge/command-template.js';

@@ -119,15 +119,22 @@ t.test('run executes only the requested ids and reports unknown ones', async (t)
 t.test('a busy loop is stopped by replacing the worker while the main thread stays responsive', async (t) => {
   const s = suite(t, { files: ['examples/hazards/busy-loop.test.js'], watchdogGraceMs: 100 });
   await s.list(new RecordingSink());
+  // The window measured is the busy loop itself: from the run's start until the stuck test is reported.
   let last = performance.now();
   let worstGap = 0;
+  let busy = true;
   const timer = setInterval(() => {
     const now = performance.now();
-    worstGap = Math.max(worstGap, now - last);
+    if (busy) worstGap = Math.max(worstGap, now - last);
     last = now;
   }, 10);
   t.teardown(() => clearInterval(timer));
   const sink = new RecordingSink();
+  const emit = sink.emit.bind(sink);
+  sink.emit = (e) => {
+    if (e.status === 'fail') busy = false;
+    emit(e);
+  };
   const listedDuringRun = new RecordingSink();
   const running = s.run({}, sink);
   await new Promise((r) => setTimeout(r, 150));
@@ -222,9 +229,50 @@ t.test('abort, close and bad arguments', async (t) => {
   t.equal(outcome.ran, 1);
   await s.close();
   await s.close();
-  t.throws(() => s.run({}, new RecordingSink()), { code: 'ERR_SUITE_CLOSED' });
+  await t.rejects(s.run({}, new RecordingSink()), { code: 'ERR_SUITE_CLOSED' });
+  await t.rejects(new TestApiSuite({ root: ROOT, files: [] }).run({ tests: 'x' as never }, new RecordingSink()), { code: 'ERR_INVALID_ARGUMENT', message: /request\.tests/ });
   await t.rejects(async () => s.list(new RecordingSink()), { code: 'ERR_SUITE_CLOSED' });
   t.throws(() => new TestApiSuite({ root: '', files: [] }), { code: 'ERR_INVALID_ARGUMENT', message: /`root`/ });
   t.throws(() => new TestApiSuite({ root: ROOT, files: ['x'], defaultTimeoutMs: -5 }), { code: 'ERR_INVALID_ARGUMENT', message: /`defaultTimeoutMs`/ });
   t.throws(() => new TestApiSuite({ root: ROOT, files: ['x'], recycleAfterBatches: 0 }), { code: 'ERR_INVALID_ARGUMENT', message: /`recycleAfterBatches`/ });
+});
+
+t.test('destroy stops a run now and starts no new worker', async (t) => {
+  const s = suite(t, { files: ['examples/timeouts.test.js'] });
+  await s.list(new RecordingSink());
+  const sink = new RecordingSink();
+  const running = s.run({}, sink);
+  setTimeout(() => void s.destroy(), 50);
+  const outcome = await running;
+  t.same(sink.finals, { 'examples/timeouts.test.js > waits too long': 'fail' });
+  t.match(sink.byId.get('examples/timeouts.test.js > waits too long')!.attachments.reason, /destroyed/);
+  t.equal(outcome.ran, 1);
+  t.equal(s.stats.workerStarts, 1);
+  await s.destroy();
+  await s.close();
+});
+
+t.test('output printed while loading reaches the List sink as a test-less attachment', async (t) => {
+  const s = suite(t, { files: [`${FIXTURES}/prints-on-load.test.js`] });
+  const sink = new RecordingSink();
+  await s.list(sink);
+  t.equal(sink.stray, 'printed while loading\n');
+  t.same(sink.events.filter((e) => e.status === 'exists').map((e) => e.testId), [`${FIXTURES}/prints-on-load.test.js > quiet`]);
+});
+
+t.test('a slow test gets its inprogress while it runs, once', async (t) => {
+  const s = suite(t, { files: ['examples/timeouts.test.js'] });
+  await s.list(new RecordingSink());
+  const sink = new RecordingSink();
+  const when = new Map<string, number>();
+  const emit = sink.emit.bind(sink);
+  sink.emit = (e) => {
+    if (e.testId === 'examples/timeouts.test.js > waits too long' && e.status !== undefined) when.set(e.status, performance.now());
+    emit(e);
+  };
+  await s.run({}, sink);
+  // Sent together with the result, the two would be microseconds apart; streamed, they are a good part of the 100 ms timeout apart.
+  t.ok(when.get('fail')! - when.get('inprogress')! > 20, `inprogress came ${(when.get('fail')! - when.get('inprogress')!).toFixed(1)} ms before the result`);
+  t.same(sink.byId.get('examples/timeouts.test.js > waits too long')!.statuses, ['inprogress', 'fail']);
+  t.same(sink.byId.get('examples/timeouts.test.js > runs after the timeout')!.statuses, ['inprogress', 'success']);
 });

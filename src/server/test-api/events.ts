@@ -11,11 +11,16 @@ export function emitAttachment(sink: ResultSink, testId: string | undefined, fil
   sink.emit(event);
 }
 
-export function emitResult(sink: ResultSink, r: TestResult): void {
-  const tags = r.tags;
-  const start: SubunitEvent = { testId: r.id, status: 'inprogress', timestamp: timestampFromMillis(r.startMs) };
+export function emitInProgress(sink: ResultSink, testId: string, atMs: number, tags?: string[]): void {
+  const start: SubunitEvent = { testId, status: 'inprogress', timestamp: timestampFromMillis(atMs) };
   if (tags !== undefined) start.tags = tags;
   sink.emit(start);
+}
+
+/** `inprogress` (unless already sent), the attachments, then the final status. */
+export function emitResult(sink: ResultSink, r: TestResult, startSent = false): void {
+  const tags = r.tags;
+  if (!startSent) emitInProgress(sink, r.id, r.startMs, tags);
   if (r.stdout !== undefined) emitAttachment(sink, r.id, 'stdout', r.stdout, r.endMs);
   if (r.stderr !== undefined) emitAttachment(sink, r.id, 'stderr', r.stderr, r.endMs);
   if (r.diagnostics !== undefined) emitAttachment(sink, r.id, 'diagnostic', r.diagnostics.join('\n') + '\n', r.endMs);

@@ -6,12 +6,13 @@
  * in the new worker after charging the test that was running.
  */
 import path from 'node:path';
+import type { ResourceLimits } from 'node:worker_threads';
 import { assertInteger, assertPositiveDuration } from '../../core/assert.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { InvalidArgumentError, SubrunError } from '../../core/errors.js';
 import type { TestResult } from '../../testing/engine.js';
 import type { ListOutcome, ResultSink, RunOutcome, RunRequest, Suite } from '../suite.js';
-import { emitAttachment, emitExists, emitResult } from './events.js';
+import { emitAttachment, emitExists, emitInProgress, emitResult } from './events.js';
 import { Progress } from './progress.js';
 import { select } from './selection.js';
 import { WorkerHandle, type ReadyInfo } from './worker-handle.js';
@@ -40,6 +41,9 @@ export interface TestApiSuiteOptions {
   watchdogGraceMs?: number;
   /** @default 25 */
   watchdogIntervalMs?: number;
+  /** V8 limits for the worker (see worker_threads ResourceLimits). */
+  resourceLimits?: ResourceLimits;
+  /** For event timestamps and the worker start timeout (test deadlines are the worker's wall clock). */
   clock?: Clock;
   /** Where output no test owns goes (printed at load time, or after a test finished). @default emitted as test-less attachments */
   onStray?: (stray: StrayOutput) => void;
@@ -50,6 +54,8 @@ export interface SuiteStats {
   workerStarts: number;
   /** Why the last worker was replaced. */
   lastRecycleReason: string | undefined;
+  /** The worker's V8 heap after its last batch, in bytes. */
+  workerHeapUsed: number;
 }
 
 const TS_FILE = /\.(?:[cm]?ts|tsx)$/;
@@ -60,13 +66,15 @@ export class TestApiSuite implements Suite {
   readonly #clock: Clock;
   readonly #opts: Required<Pick<TestApiSuiteOptions, 'defaultTimeoutMs' | 'recycleAfterBatches' | 'maxHeapBytes' | 'maxRssBytes' | 'nodeTestCompat' | 'typescript' | 'startTimeoutMs' | 'watchdogGraceMs' | 'watchdogIntervalMs'>>;
   readonly #onStray: ((stray: StrayOutput) => void) | undefined;
+  readonly #resourceLimits: ResourceLimits | undefined;
   #handle: WorkerHandle | undefined;
   #info: ReadyInfo | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #running = false;
   #closed = false;
+  #destroyed = false;
   #sink: ResultSink | undefined;
-  readonly stats: SuiteStats = { workerStarts: 0, lastRecycleReason: undefined };
+  readonly stats: SuiteStats = { workerStarts: 0, lastRecycleReason: undefined, workerHeapUsed: 0 };
 
   constructor(options: TestApiSuiteOptions) {
     if (typeof options?.root !== 'string' || options.root === '') throw new InvalidArgumentError('root', 'a directory path', options?.root);
@@ -92,24 +100,36 @@ export class TestApiSuite implements Suite {
     };
     if (this.#opts.recycleAfterBatches !== Infinity) assertInteger('recycleAfterBatches', this.#opts.recycleAfterBatches, 1);
     this.#onStray = options.onStray;
+    this.#resourceLimits = options.resourceLimits;
   }
 
   async list(sink: ResultSink, filter?: string[]): Promise<ListOutcome> {
     this.#assertOpen();
     // During a run the main thread answers from what the current worker listed: it never waits on a test.
-    const info = this.#running && this.#info !== undefined ? this.#info : await this.#exclusive(() => this.#freshWorker().then(() => this.#info!));
+    const info = this.#running && this.#info !== undefined ? this.#info : await this.#exclusive(() => this.#listing(sink));
     const { ids, unknown } = select(info.tests, filter);
     const now = this.#clock.now();
     for (const id of ids) emitExists(sink, id, now);
     return info.duplicates.length === 0 ? { unknown } : { unknown, duplicates: [...info.duplicates] };
   }
 
-  run(request: RunRequest, sink: ResultSink): Promise<RunOutcome> {
+  async run(request: RunRequest, sink: ResultSink): Promise<RunOutcome> {
     this.#assertOpen();
     if (request.tests !== undefined && (!Array.isArray(request.tests) || request.tests.some((t) => typeof t !== 'string'))) {
       throw new InvalidArgumentError('request.tests', 'an array of test ids', request.tests);
     }
     return this.#exclusive(() => this.#run(request, sink));
+  }
+
+  /** Makes sure the worker is fresh; what it prints while loading goes to the List's sink. */
+  async #listing(sink: ResultSink): Promise<ReadyInfo> {
+    this.#sink = sink;
+    try {
+      await this.#freshWorker();
+      return this.#info!;
+    } finally {
+      this.#sink = undefined;
+    }
   }
 
   /** Waits for the current run, then stops the worker. Idempotent. */
@@ -124,6 +144,7 @@ export class TestApiSuite implements Suite {
   /** Stops the worker now, failing the running test with a "destroyed" reason. Idempotent. */
   async destroy(): Promise<void> {
     this.#closed = true;
+    this.#destroyed = true;
     await this.#handle?.kill('the suite was destroyed');
     this.#handle = undefined;
   }
@@ -150,29 +171,41 @@ export class TestApiSuite implements Suite {
       while (remaining.length > 0 && !isAborted(request.signal)) {
         const progress = new Progress(remaining.length);
         const reported = new Uint8Array(remaining.length);
+        const started = new Uint8Array(remaining.length);
+        const batchIds = remaining;
+        let delivered = 0;
         const end = await handle.runBatch({
           ids: remaining,
           resources,
           progress,
           onResults: (results: TestResult[]) => {
             for (const r of results) {
-              emitResult(sink, r);
+              emitResult(sink, r, r.index !== undefined && started[r.index] === 1);
               if (r.index !== undefined) {
                 reported[r.index] = 1;
+                delivered++;
                 ran++;
               }
             }
           },
+          onStarted: (index: number) => {
+            // Only once every earlier result is out, so a consumer still sees one test at a time.
+            if (started[index] === 1 || reported[index] === 1 || index !== delivered) return;
+            started[index] = 1;
+            emitInProgress(sink, batchIds[index]!, this.#clock.now());
+          },
           graceMs: this.#opts.watchdogGraceMs,
           watchdogIntervalMs: this.#opts.watchdogIntervalMs,
-          clock: this.#clock,
           signal: request.signal,
         });
-        if (end.kind === 'done') break;
-        const next = this.#chargeCrash(sink, remaining, progress, reported, end.reason);
+        if (end.kind === 'done') {
+          this.stats.workerHeapUsed = handle.heapUsed;
+          break;
+        }
+        const next = this.#chargeCrash(sink, remaining, progress, reported, started, end.reason);
         ran += next.ran;
         remaining = remaining.slice(next.resumeAt);
-        if (remaining.length === 0 || isAborted(request.signal)) {
+        if (remaining.length === 0 || isAborted(request.signal) || this.#destroyed) {
           this.#handle = undefined;
           break;
         }
@@ -194,7 +227,7 @@ export class TestApiSuite implements Suite {
    * results were still in the worker's buffer (status from shared memory; their
    * output is lost, and says so), then charge the running test with `reason`.
    */
-  #chargeCrash(sink: ResultSink, ids: string[], progress: Progress, reported: Uint8Array, reason: string): { ran: number; resumeAt: number } {
+  #chargeCrash(sink: ResultSink, ids: string[], progress: Progress, reported: Uint8Array, started: Uint8Array, reason: string): { ran: number; resumeAt: number } {
     const current = Math.max(progress.current, 0);
     const now = this.#clock.now();
     let ran = 0;
@@ -202,12 +235,12 @@ export class TestApiSuite implements Suite {
       if (reported[i] === 1) continue;
       const status = progress.status(i);
       if (status === undefined) continue;
-      emitResult(sink, { id: ids[i]!, status, startMs: now, endMs: now, reason: 'the worker ended before this result was delivered; its output and details are lost' });
+      emitResult(sink, { id: ids[i]!, status, startMs: now, endMs: now, reason: 'the worker ended before this result was delivered; its output and details are lost' }, started[i] === 1);
       ran++;
     }
     if (progress.status(current) === undefined && current < ids.length) {
       const id = ids[current]!;
-      emitResult(sink, { id, status: 'fail', startMs: now, endMs: now, reason, traceback: `${id}: ${reason}\n` });
+      emitResult(sink, { id, status: 'fail', startMs: now, endMs: now, reason, traceback: `${id}: ${reason}\n` }, started[current] === 1);
       ran++;
     } else {
       emitAttachment(sink, undefined, 'uncaught-error', `between tests: ${reason}\n`, now);
@@ -244,7 +277,7 @@ export class TestApiSuite implements Suite {
       typescript: this.#opts.typescript,
       nodeTestCompat: this.#opts.nodeTestCompat,
       defaultTimeoutMs: this.#opts.defaultTimeoutMs,
-    });
+    }, this.#resourceLimits);
     this.stats.workerStarts++;
     handle.onStray = (stray) => this.#stray(stray);
     try {

@@ -4,10 +4,10 @@
  * Progress on a main-thread timer, so a test stuck in a synchronous loop is noticed
  * (and the worker terminated) while the main thread stays free.
  */
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type ResourceLimits } from 'node:worker_threads';
 import { withTimeout } from '../../core/abort.js';
 import { SubrunError } from '../../core/errors.js';
-import type { Clock } from '../../core/clock.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { TestResult } from '../../testing/engine.js';
 import { ModuleStamps } from './freshness.js';
 import { Progress } from './progress.js';
@@ -29,10 +29,11 @@ export interface BatchOptions {
   resources: Readonly<Record<string, unknown>>;
   progress: Progress;
   onResults(results: TestResult[]): void;
+  /** Called on each watchdog tick with the planned test running now: slow tests get their `inprogress` while they run. */
+  onStarted(index: number): void;
   /** How far past a test's deadline the watchdog waits before terminating the worker. */
   graceMs: number;
   watchdogIntervalMs: number;
-  clock: Clock;
   signal: AbortSignal | undefined;
 }
 
@@ -55,7 +56,7 @@ export class WorkerHandle {
   #exited = false;
   readonly #exit: Promise<void>;
 
-  constructor(init: Omit<WorkerInit, 'hooksPort'>) {
+  constructor(init: Omit<WorkerInit, 'hooksPort'>, resourceLimits?: ResourceLimits) {
     const channel = new MessageChannel();
     this.#hooksPort = channel.port1;
     this.#hooksPort.on('message', (stamp: ModuleStamp) => this.stamps.add(stamp));
@@ -67,7 +68,7 @@ export class WorkerHandle {
     this.ready.catch(() => {});
     const workerInit: WorkerInit = { ...init, hooksPort: channel.port2 };
     // stdout/stderr: true keeps anything that slips past the in-worker capture off our real output.
-    this.#worker = new Worker(WORKER_URL, { workerData: workerInit, transferList: [channel.port2], stdout: true, stderr: true });
+    this.#worker = new Worker(WORKER_URL, { workerData: workerInit, transferList: [channel.port2], stdout: true, stderr: true, resourceLimits });
     this.#worker.stdout.on('data', (chunk: Buffer) => this.onStray?.([{ fileName: 'stdout', text: chunk.toString('utf8') }]));
     this.#worker.stderr.on('data', (chunk: Buffer) => this.onStray?.([{ fileName: 'stderr', text: chunk.toString('utf8') }]));
     this.#worker.on('message', (m: FromWorker) => this.#onMessage(m));
@@ -101,14 +102,16 @@ export class WorkerHandle {
 
   runBatch(options: BatchOptions): Promise<BatchEnd> {
     if (this.#exited) return Promise.resolve({ kind: 'ended', reason: this.#endReason ?? 'the worker had already ended' });
-    const { progress, clock } = options;
+    const { progress } = options;
     this.#worker.ref();
     this.#onResults = options.onResults;
     return new Promise<BatchEnd>((resolve) => {
       const watchdog = setInterval(() => {
-        const deadline = progress.deadlineMs;
         const current = progress.current;
-        if (current < 0 || progress.status(current) !== undefined || !(clock.now() > deadline + options.graceMs)) return;
+        if (current < 0 || progress.status(current) !== undefined) return;
+        options.onStarted(current);
+        // Deadlines are the worker's wall clock, so they are compared with the real one, not an injected clock.
+        if (!(systemClock.now() > progress.deadlineMs + options.graceMs)) return;
         void this.kill(`timed out after ${progress.timeoutMs} ms and did not yield (a synchronous loop?): the worker was terminated and replaced`);
       }, options.watchdogIntervalMs);
       const onAbort = (): void => void this.kill('the run was aborted');
