@@ -29,6 +29,8 @@ export interface RunnerOptions {
   defaultTimeoutMs?: number;
   clock?: Clock;
   signal?: AbortSignal;
+  /** Polled before each test starts, like `signal`: true means start no further test. */
+  shouldStop?: () => boolean;
 }
 
 const NO_RESOURCES: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -99,7 +101,7 @@ export class TestRunner implements SubtestHost {
   }
 
   #stopped(): boolean {
-    return this.#options.signal?.aborted === true;
+    return this.#options.signal?.aborted === true || this.#options.shouldStop?.() === true;
   }
 
   #hasSelected(suite: SuiteNode): boolean {

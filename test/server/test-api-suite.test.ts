@@ -224,8 +224,9 @@ t.test('abort, close and bad arguments', async (t) => {
   const running = s.run({ signal: controller.signal }, sink);
   setTimeout(() => controller.abort(), 50);
   const outcome = await running;
+  // The running test finishes (here: by its own timeout); the next one never starts.
   t.same(sink.finals, { 'examples/timeouts.test.js > waits too long': 'fail' });
-  t.match(sink.byId.get('examples/timeouts.test.js > waits too long')!.attachments.reason, /aborted/);
+  t.notMatch(JSON.stringify(sink.byId.get('examples/timeouts.test.js > waits too long')!.attachments), /aborted/);
   t.equal(outcome.ran, 1);
   await s.close();
   await s.close();

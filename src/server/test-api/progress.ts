@@ -9,7 +9,7 @@ import type { FinalStatus } from '../../testing/engine.js';
 
 const STATUS_CODES: readonly FinalStatus[] = ['success', 'fail', 'skip', 'xfail', 'uxsuccess'];
 const HEADER_BYTES = 16;
-// Layout: float64 deadline, float64 timeout, int32 current index, int32 spare, int32 status per planned test.
+// Layout: float64 deadline, float64 timeout, int32 current index, int32 stop request, int32 status per planned test.
 
 export class Progress {
   readonly buffer: SharedArrayBuffer;
@@ -31,6 +31,18 @@ export class Progress {
 
   finish(index: number, status: FinalStatus): void {
     Atomics.store(this.#ints, 2 + index, 1 + STATUS_CODES.indexOf(status));
+  }
+
+  /**
+   * Ask the worker to start no further test (SPEC §7.4: a cancelled Run lets the running
+   * test finish). Shared memory, so it is seen even while the worker's loop is busy.
+   */
+  requestStop(): void {
+    Atomics.store(this.#ints, 1, 1);
+  }
+
+  get stopRequested(): boolean {
+    return Atomics.load(this.#ints, 1) === 1;
   }
 
   /** The planned test started last (-1 before the first). */

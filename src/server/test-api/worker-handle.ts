@@ -114,7 +114,9 @@ export class WorkerHandle {
         if (!(systemClock.now() > progress.deadlineMs + options.graceMs)) return;
         void this.kill(`timed out after ${progress.timeoutMs} ms and did not yield (a synchronous loop?): the worker was terminated and replaced`);
       }, options.watchdogIntervalMs);
-      const onAbort = (): void => void this.kill('the run was aborted');
+      // SPEC §7.4/§6.1: a cancelled batch lets the running test finish and starts no other;
+      // the watchdog still stops a test that overruns its timeout.
+      const onAbort = (): void => progress.requestStop();
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.#batchEnd = (end) => {
         clearInterval(watchdog);

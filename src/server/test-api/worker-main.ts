@@ -123,6 +123,7 @@ async function runBatch(message: RunMessage): Promise<void> {
   runner = new TestRunner({
     resources: Object.freeze({ ...message.resources }),
     defaultTimeoutMs: init.defaultTimeoutMs,
+    shouldStop: () => progress.stopRequested,
     onStart(rec) {
       if (rec.index !== undefined) progress.start(rec.index, rec.deadlineMs, rec.deadlineMs - rec.startMs);
       capture.noteTest(rec.id);
