@@ -5,6 +5,8 @@ import { parseDuration } from '../core/abort.js';
 import { SubrunError } from '../core/errors.js';
 import { createTestServer, type TestServer } from '../server/test-server.js';
 import { TestApiSuite } from '../server/test-api/test-api-suite.js';
+import { CommandBridgeSuite } from '../server/command-bridge/command-bridge-suite.js';
+import { readConfigFile } from '../runner/config/load-config.js';
 import type { Suite } from '../server/suite.js';
 import { listen, stdioTransport } from '../transport/index.js';
 import { ExitCode, type CliContext } from './context.js';
@@ -19,6 +21,10 @@ interface ServeOptions {
   recycleAfter?: string;
   maxRss?: string;
   nodeTest: boolean;
+  command?: string;
+  listOption?: string;
+  idOption?: string;
+  testrConf?: string | true;
 }
 
 const DEFAULT_PATTERNS = ['**/*.test.{js,mjs,cjs,ts,mts,cts}'];
@@ -36,7 +42,11 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
         'Lifecycle: Goodbye or EOF on the input ends the server (exit 0); SIGTERM lets the running test finish, then ' +
         'stops; --idle-exit ends it after a period without requests.\n\n' +
         `FILES are paths or globs relative to --root (default: ${DEFAULT_PATTERNS.join(' ')}, skipping node_modules). ` +
-        'Test ids are `path/from/root > describe > name`.',
+        'Test ids are `path/from/root > describe > name`.\n\n' +
+        'Command bridge: with --command (or --testr-conf), the server wraps any command that emits subunit v2, ' +
+        'such as a Python suite under `python3 -m subunit.run`, with testrepository\'s $LISTOPT, $IDOPTION, $IDFILE ' +
+        'and $IDLIST variables; test ids are shell-quoted, never interpolated raw. This drives legacy suites in ' +
+        'server mode, locally or over ssh.',
     )
     .argument('[files...]', 'test files or globs')
     .addOption(new Option('--stdio', 'speak the protocol on stdin/stdout (the default; the protocol fd when the client offers one)').conflicts('listen'))
@@ -47,6 +57,10 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
     .option('--recycle-after <batches>', 'replace the worker after this many Runs')
     .option('--max-rss <megabytes>', 'replace the worker when the process RSS exceeds this')
     .option('--no-node-test', 'do not map `node:test` imports to subrun/test in the worker')
+    .option('--command <cmd>', 'bridge mode: serve the tests of this subunit-emitting command (testr\'s test_command)')
+    .option('--list-option <opt>', 'bridge mode: what $LISTOPT expands to (testr\'s test_list_option)', '--list')
+    .option('--id-option <opt>', 'bridge mode: what $IDOPTION expands to (testr\'s test_id_option)', '--load-list $IDFILE')
+    .option('--testr-conf [file]', 'bridge mode: take test_command, test_list_option and test_id_option from a .testr.conf')
     .action(async (files: string[], options: ServeOptions) => {
       ctx.exitWhenDone = true;
       const suite = await createSuite(files, options, ctx);
@@ -61,6 +75,7 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
 
 async function createSuite(patterns: string[], options: ServeOptions, ctx: CliContext): Promise<Suite> {
   const root = path.resolve(ctx.cwd, options.root);
+  if (options.command !== undefined || options.testrConf !== undefined) return createBridge(patterns, options, root, ctx);
   const files = await glob(patterns.length > 0 ? patterns : DEFAULT_PATTERNS, {
     cwd: root,
     absolute: true,
@@ -82,6 +97,26 @@ async function createSuite(patterns: string[], options: ServeOptions, ctx: CliCo
     ...(options.timeout === undefined ? {} : { defaultTimeoutMs: parseDuration(options.timeout) }),
     ...(options.recycleAfter === undefined ? {} : { recycleAfterBatches: positiveInt('--recycle-after', options.recycleAfter) }),
     ...(options.maxRss === undefined ? {} : { maxRssBytes: positiveInt('--max-rss', options.maxRss) * 1024 * 1024 }),
+  });
+}
+
+async function createBridge(patterns: string[], options: ServeOptions, root: string, ctx: CliContext): Promise<Suite> {
+  if (patterns.length > 0) throw new SubrunError('ERR_USAGE', 'bridge mode (--command, --testr-conf) takes no test files');
+  let template = { testCommand: options.command ?? '', listOption: options.listOption, idOption: options.idOption };
+  if (options.testrConf !== undefined) {
+    if (options.command !== undefined) throw new SubrunError('ERR_USAGE', '--command and --testr-conf are alternatives');
+    const file = path.resolve(root, options.testrConf === true ? '.testr.conf' : options.testrConf);
+    const config = await readConfigFile(file);
+    if (config.testCommand === undefined) throw new SubrunError('ERR_CONFIG', `${file}: no test_command to bridge`);
+    template = { testCommand: config.testCommand, listOption: config.testListOption, idOption: config.testIdOption };
+  }
+  return new CommandBridgeSuite({
+    testCommand: template.testCommand,
+    ...(template.listOption === undefined ? {} : { listOption: template.listOption }),
+    ...(template.idOption === undefined ? {} : { idOption: template.idOption }),
+    cwd: root,
+    env: ctx.env,
+    ...(options.timeout === undefined ? {} : { timeoutMs: parseDuration(options.timeout) }),
   });
 }
 
