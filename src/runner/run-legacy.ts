@@ -92,7 +92,11 @@ export async function runLegacy(config: RunnerConfig, options: LegacyRunOptions)
     }
     if (ids !== null && concurrency > 1 && options.policy === 'batches') {
       const units = makeUnits(ids, options.durations ?? new Map(), makeGroupKey(config.groupRegex));
-      return { concurrency, tests: ids, ...(await runBatches(config, new BatchQueue(units, concurrency, options.batchQueue), concurrency, common, options)) };
+      // Every batch costs a process start: by default no later batch is planned below an
+      // eighth of a slot's share, so the tail is a few batches, not dozens of one-test ones.
+      const total = units.reduce((sum, u) => sum + u.estimate, 0);
+      const sizing = { minBatch: total / (8 * concurrency), ...options.batchQueue };
+      return { concurrency, tests: ids, ...(await runBatches(config, new BatchQueue(units, concurrency, sizing), concurrency, common, options)) };
     }
     const queue = new PQueue({ concurrency: Math.max(1, plan.length) });
     const partitions = await Promise.all(
