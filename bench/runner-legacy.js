@@ -3,6 +3,7 @@
 // legacy orchestration (runLegacy), same machine, same run, alternating, medians.
 // subrun writes its merged stream to disk as it arrives and partitions by the previous
 // run's durations, as testr does with its repository.
+// The batches policy (work stealing, one process per batch) is timed too.
 // Run: npm run build && node bench/runner-legacy.js   (ROUNDS=5 CONCURRENCY=2 by default)
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -38,7 +39,7 @@ function timeTestr() {
 
 let durations = new Map();
 let run = 0;
-async function timeOurs() {
+async function timeOurs(policy = 'partitions') {
   const config = await loadConfig(oursDir);
   const out = createWriteStream(path.join(oursDir, `run-${run++}.subunit`));
   const started = new Map();
@@ -49,6 +50,7 @@ async function timeOurs() {
     cwd: oursDir,
     env,
     concurrency: CONCURRENCY,
+    policy,
     durations,
     onPacket: (e, raw) => {
       out.write(raw);
@@ -79,12 +81,15 @@ try {
   await timeOurs();
   const theirs = [];
   const ours = [];
+  const batches = [];
   let counts;
   for (let i = 0; i < ROUNDS; i++) {
     const a = timeTestr();
     const b = await timeOurs();
+    const c = await timeOurs('batches');
     theirs.push(a.ms);
     ours.push(b.ms);
+    batches.push(c.ms);
     counts = `${a.tests} tests (testr) / ${b.tests} tests (subrun)`;
   }
   const mt = median(theirs);
@@ -92,7 +97,9 @@ try {
   console.log(`testtools.tests.test_suite, --parallel ${CONCURRENCY}, ${ROUNDS} rounds, ${counts}`);
   console.log(`testr run --parallel   median ${(mt / 1000).toFixed(2)} s  [${theirs.map((x) => (x / 1000).toFixed(2)).join(' ')}]`);
   console.log(`subrun legacy runLegacy median ${(mo / 1000).toFixed(2)} s  [${ours.map((x) => (x / 1000).toFixed(2)).join(' ')}]`);
-  console.log(`ratio testr / subrun: ${(mt / mo).toFixed(2)}x (above 1: subrun is faster)`);
+  const mb = median(batches);
+  console.log(`subrun legacy, batches median ${(mb / 1000).toFixed(2)} s  [${batches.map((x) => (x / 1000).toFixed(2)).join(' ')}]  (work-stealing queue, one process per batch)`);
+  console.log(`ratio testr / subrun: ${(mt / mo).toFixed(2)}x (partitions), ${(mt / mb).toFixed(2)}x (batches) (above 1: subrun is faster)`);
 } finally {
   rmSync(testrDir, { recursive: true, force: true });
   rmSync(oursDir, { recursive: true, force: true });

@@ -7,6 +7,8 @@ import { resolveConcurrency } from './legacy/concurrency.js';
 import { InstancePool } from './legacy/instance-pool.js';
 import { listTests } from './legacy/list-tests.js';
 import { runPartition, type PartitionResult } from './legacy/run-partition.js';
+import { BatchQueue, type BatchQueueOptions } from './scheduler/batch-queue.js';
+import { dispatch } from './scheduler/dispatch.js';
 import { lptPartition } from './scheduler/lpt.js';
 import { makeUnits } from './scheduler/work-unit.js';
 
@@ -24,6 +26,15 @@ export interface LegacyRunOptions {
   durations?: ReadonlyMap<string, number>;
   /** Appended to the test command (testr's `-- args`). */
   extraArgs?: readonly string[];
+  /**
+   * `partitions`: one process per partition, all at once (testr's way). `batches`: the
+   * work-stealing queue (SPEC §14.8), one process per batch, `concurrency` at a time;
+   * more process starts, but a slow partition no longer stretches the run.
+   * @default 'partitions'
+   */
+  policy?: 'partitions' | 'batches';
+  /** Batch sizing for the `batches` policy. */
+  batchQueue?: BatchQueueOptions;
   /** Every packet of the merged stream, tagged with its worker (SPEC §14.7). */
   onPacket: (event: SubunitEvent, raw: Uint8Array, worker: number) => void;
   onStderr?: (chunk: Buffer, worker: number) => void;
@@ -79,6 +90,14 @@ export async function runLegacy(config: RunnerConfig, options: LegacyRunOptions)
         .map((p) => p.tests)
         .filter((tests) => tests.length > 0);
     }
+    if (ids !== null && concurrency > 1 && options.policy === 'batches') {
+      const units = makeUnits(ids, options.durations ?? new Map(), makeGroupKey(config.groupRegex));
+      // Every batch costs a process start: by default no later batch is planned below an
+      // eighth of a slot's share, so the tail is a few batches, not dozens of one-test ones.
+      const total = units.reduce((sum, u) => sum + u.estimate, 0);
+      const sizing = { minBatch: total / (8 * concurrency), ...options.batchQueue };
+      return { concurrency, tests: ids, ...(await runBatches(config, new BatchQueue(units, concurrency, sizing), concurrency, common, options)) };
+    }
     const queue = new PQueue({ concurrency: Math.max(1, plan.length) });
     const partitions = await Promise.all(
       plan.map((tests, worker) =>
@@ -98,6 +117,54 @@ export async function runLegacy(config: RunnerConfig, options: LegacyRunOptions)
   } finally {
     await pool?.dispose();
   }
+}
+
+type Common = Pick<LegacyRunOptions, 'cwd' | 'env' | 'signal' | 'extraArgs' | 'onCommand'> & { instances: InstancePool | undefined; concurrency: number };
+
+/** The `batches` policy: slots 0..N-1 take batches from the queue; each batch is one process tagged for its slot. */
+async function runBatches(
+  config: RunnerConfig,
+  queue: BatchQueue,
+  slots: number,
+  common: Common,
+  options: LegacyRunOptions,
+): Promise<Pick<LegacyRunResult, 'partitions' | 'aborted'>> {
+  const partitions: LegacyPartitionOutcome[] = [];
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) stop.abort(options.signal.reason);
+  let failure: { error: unknown } | undefined;
+  try {
+    await dispatch({
+      workers: Array.from({ length: slots }, (_, i) => i),
+      queue,
+      signal: stop.signal,
+      run: async (batch, worker) => {
+        try {
+          const result = await runPartition(config, batch.tests, {
+            ...common,
+            signal: stop.signal,
+            worker,
+            onPacket: (event, raw) => options.onPacket(event, raw, worker),
+            ...(options.onStderr === undefined ? {} : { onStderr: (chunk: Buffer) => options.onStderr!(chunk, worker) }),
+            ...(options.clock === undefined ? {} : { clock: options.clock }),
+          });
+          partitions.push({ worker, tests: batch.tests, result });
+          return undefined;
+        } catch (error) {
+          // A failing consumer or helper command ends the run; it is not the batch's fault.
+          failure ??= { error };
+          stop.abort(error);
+          return { retire: true };
+        }
+      },
+    });
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+  if (failure !== undefined) throw failure.error;
+  return { partitions, aborted: options.signal?.aborted === true || partitions.some((p) => p.result.aborted) };
 }
 
 /** testr's filters: Python `re.search`, any of them; Python named groups rewritten. */

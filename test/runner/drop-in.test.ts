@@ -77,9 +77,15 @@ async function runOurs(dir: string, env: NodeJS.ProcessEnv): Promise<{ events: S
   return { events, raw: Buffer.concat(raws), listed: result.tests?.length ?? 0 };
 }
 
+// testtools' own tests that depend on wall-clock timing and fail now and then on a loaded
+// machine under either runner (seen failing under testr here); they must be present on
+// both sides, but their outcome is not compared.
+const TIMING_SENSITIVE = new Set(['testtools.tests.test_testresult.TestTextTestResult.test_stopTestRun_current_time']);
+
 function compare(t: Test, theirs: Map<string, string>, ours: Map<string, string>): void {
-  const a = [...theirs].map(([id, s]) => `${s} ${id}`).sort();
-  const b = [...ours].map(([id, s]) => `${s} ${id}`).sort();
+  const pair = ([id, s]: [string, string]): string => (TIMING_SENSITIVE.has(id) ? `(either) ${id}` : `${s} ${id}`);
+  const a = [...theirs].map(pair).sort();
+  const b = [...ours].map(pair).sort();
   t.equal(b.length, a.length, 'the same number of tests');
   t.same(b, a, 'the same (id, outcome) pairs as testr');
 }

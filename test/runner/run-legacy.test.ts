@@ -118,3 +118,39 @@ t.test('abort stops every partition and reports it', async (t) => {
   t.ok(r.partitions.every((p) => p.result.aborted));
   t.ok(Date.now() - started < 10_000);
 });
+
+t.test('batches policy: a work-stealing queue of processes, every test once, tagged by slot', async (t) => {
+  const { dir, config } = setup(t, 'group_regex=g\\d\\.\n');
+  const events: Array<{ e: SubunitEvent; w: number }> = [];
+  const r = await runLegacy(config, {
+    cwd: dir,
+    concurrency: 2,
+    policy: 'batches',
+    batchQueue: { initialShare: 0.3 },
+    onPacket: (e, _raw, w) => events.push({ e, w }),
+  });
+  const logged = runs(dir);
+  t.ok(logged.length > 2, `more batches (${logged.length}) than slots`);
+  t.same(logged.flat().sort(), ['g1.a', 'g1.b', 'g2.a', 'g2.b', 'g3.a', 'solo'], 'each test in exactly one batch');
+  for (const ids of logged) {
+    const groups = new Set(ids.map((id) => id.split('.')[0]));
+    for (const g of ['g1', 'g2']) if (groups.has(g)) t.equal(ids.filter((id) => id.startsWith(g)).length, 2, `${g} stays together`);
+  }
+  t.equal(r.partitions.length, logged.length);
+  t.ok(r.partitions.every((p) => p.worker === 0 || p.worker === 1));
+  t.equal(finals(events).size, 6);
+  t.ok(events.every(({ e, w }) => e.tags?.includes(`worker-${w}`)));
+  const failing = setup(t, 'instance_provision=echo i1 i2\ninstance_dispose=echo $INSTANCE_IDS > disposed\n');
+  await t.rejects(
+    runLegacy(failing.config, {
+      cwd: failing.dir,
+      concurrency: 2,
+      policy: 'batches',
+      onPacket: () => {
+        throw new Error('sink failed');
+      },
+    }),
+    { message: 'sink failed' },
+  );
+  t.ok(existsSync(path.join(failing.dir, 'disposed')), 'instances disposed after the failure');
+});

@@ -60,6 +60,22 @@ t.test('BatchQueue: requeued units go out next', async (t) => {
   t.throws(() => new BatchQueue(units, 2, { initialShare: 2 }), { code: 'ERR_INVALID_ARGUMENT' });
   t.throws(() => new BatchQueue(units, 2, { shrink: 0.5 }), { code: 'ERR_INVALID_ARGUMENT' });
   t.equal(new BatchQueue([], 3).next(), undefined);
+  t.throws(() => new BatchQueue(units, 2, { minBatch: -1 }), { code: 'ERR_INVALID_ARGUMENT' });
+});
+
+t.test('BatchQueue: minBatch keeps later batches from shrinking below it', async (t) => {
+  const ids = Array.from({ length: 100 }, (_, i) => `t${i}`);
+  const units = makeUnits(ids, new Map(ids.map((id) => [id, 1])));
+  const count = (q: BatchQueue): number[] => {
+    const sizes = [];
+    for (let b = q.next(); b !== undefined; b = q.next()) sizes.push(b.tests.length);
+    return sizes;
+  };
+  const plain = count(new BatchQueue(units, 2));
+  const floored = count(new BatchQueue(units, 2, { minBatch: 10 }));
+  t.ok(floored.length < plain.length, `${floored.length} batches instead of ${plain.length}`);
+  t.ok(floored.slice(2, -1).every((n) => n >= 10), 'every later batch but the last holds at least minBatch');
+  t.equal(floored.reduce((a, b) => a + b, 0), 100);
 });
 
 t.test('property: every policy runs every test once and never beats the lower bound', async (t) => {

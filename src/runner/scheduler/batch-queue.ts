@@ -22,6 +22,12 @@ export interface BatchQueueOptions {
    * @default 2
    */
   shrink?: number;
+  /**
+   * Later batches aim at no less than this many expected seconds, so a batch that
+   * costs a process start is not cut down to one short test.
+   * @default 0
+   */
+  minBatch?: number;
 }
 
 /**
@@ -36,6 +42,7 @@ export interface BatchQueueOptions {
 export class BatchQueue {
   private readonly servers: number;
   private readonly shrink: number;
+  private readonly minBatch: number;
   private readonly initial: WorkUnit[][];
   private rest: WorkUnit[];
   private nextId = 1;
@@ -47,6 +54,8 @@ export class BatchQueue {
     if (!(share >= 0 && share <= 1)) throw new InvalidArgumentError('options.initialShare', 'a number in 0..1', share);
     this.shrink = options.shrink ?? 2;
     if (!(this.shrink >= 1) || !Number.isFinite(this.shrink)) throw new InvalidArgumentError('options.shrink', 'a finite number >= 1', this.shrink);
+    this.minBatch = options.minBatch ?? 0;
+    if (!(this.minBatch >= 0) || !Number.isFinite(this.minBatch)) throw new InvalidArgumentError('options.minBatch', 'a finite number >= 0', this.minBatch);
     this.servers = servers;
     const sorted = byEstimateDescending(units);
     const total = sorted.reduce((s, u) => s + u.estimate, 0);
@@ -77,7 +86,7 @@ export class BatchQueue {
     const first = this.initial.shift();
     if (first !== undefined) return this.make(first);
     if (this.rest.length === 0) return undefined;
-    const target = this.remaining / (this.shrink * this.servers);
+    const target = Math.max(this.remaining / (this.shrink * this.servers), this.minBatch);
     const units: WorkUnit[] = [];
     let estimate = 0;
     while (this.rest.length > 0 && (units.length === 0 || estimate + this.rest[0]!.estimate <= target)) {
