@@ -26,3 +26,15 @@ for (const fd of [false, true]) {
     t.ok(report.scenarios.every((s) => s.version === undefined || s.version === 2 || s.name.startsWith('version-v1')), 'version 2 wherever the kit offers it');
   });
 }
+
+t.test('the command bridge wrapping `python3 -m subunit.run` passes the conformance kit', async (t) => {
+  const suite = path.join(ROOT, 'test', 'server', 'fixtures', 'python-suite');
+  const r = await runSubrun(
+    ['check', '--json', '--jobs', '2', '--time-scale', '3', '--', process.execPath, BIN, 'serve', '--root', suite, '--command', '/usr/bin/python3 -m subunit.run $LISTOPT $IDOPTION test_sample'],
+    { cwd: suite },
+  );
+  const report = JSON.parse(r.stdout) as Report;
+  t.same(clauseIds(report, 'fail'), [], 'no clause fails');
+  t.equal(r.code, 0);
+  t.ok(report.counts.pass > 80, `${report.counts.pass} clauses passed`);
+});
