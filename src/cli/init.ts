@@ -21,6 +21,7 @@ interface InitFlags {
 export function registerInitCommands(program: Command, ctx: CliContext): void {
   program
     .command('init')
+    .summary('write a runner configuration (subrun.config.json or .testr.conf)')
     .description(
       `Write a runner configuration in the current directory: ${JSON_CONFIG} (the default) or, with\n` +
         `--format testr, a ${TESTR_CONF} that testrepository reads too. Refuses to run when either\n` +

@@ -16,7 +16,7 @@ import { registerCheckCommands } from './check.js';
 export function createProgram(ctx: CliContext): Command {
   const program = new Command('subrun')
     .description(
-      'Long-lived test servers, a testr-compatible parallel runner and a leak-proof resource pool,\n' +
+      'Long-lived test servers, a testr-compatible parallel runner and a leak-proof resource pool, ' +
         'all speaking subunit v2. See README.md and SPEC.md.',
     )
     .version(VERSION, '-V, --version')

@@ -19,6 +19,7 @@ const NO_PASSTHROUGH = ['--no-passthrough', 'hide bytes that are not subunit and
 export function registerStreamCommands(program: Command, ctx: CliContext): void {
   const stream = program
     .command('stream')
+    .summary('inspect, convert and filter subunit v2 streams')
     .description('Inspect, convert and filter subunit v2 streams (SPEC §2), e.g. the output of a test run.');
 
   stream
