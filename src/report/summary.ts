@@ -1,4 +1,5 @@
 import type { SubunitEvent, TestStatus } from '../subunit/event.js';
+import { concatBytes } from '../core/bytes.js';
 
 /** A stream the report writes to: a process's stdout, or a buffer in tests. */
 export interface TextSink {
@@ -166,17 +167,4 @@ function asText(a: Attachment): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { SubrunError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import { concatBytes } from '../core/bytes.js';
 import { StreamDecoder, type DecoderHandler } from '../subunit/decoder.js';
 import { PacketEncoder, encodeFileChunks, MAX_PACKET_BYTES } from '../subunit/encoder.js';
 import { RPC_TEST_ID, type SubunitEvent } from '../subunit/event.js';
@@ -224,7 +225,7 @@ export abstract class Endpoint {
     }
     if (event.eof !== true) {
       // SPEC §4.3: senders that never set EOF end a message with a complete JSON object.
-      if (a.discarding || a.encoding !== 'json' || !isCompleteJsonObject(concat(a.chunks, a.size))) return;
+      if (a.discarding || a.encoding !== 'json' || !isCompleteJsonObject(concatBytes(a.chunks, a.size))) return;
     }
     this.#assembly = undefined;
     if (a.discarding) {
@@ -240,7 +241,7 @@ export abstract class Endpoint {
     }
     let value: unknown;
     try {
-      value = decodeMessage(concat(a.chunks, a.size), a.encoding);
+      value = decodeMessage(concatBytes(a.chunks, a.size), a.encoding);
     } catch (error) {
       this.onBadMessage(error as SubrunError, undefined);
       return;
@@ -249,15 +250,4 @@ export abstract class Endpoint {
     if (result.ok) this.onMessage(result.message);
     else this.onBadMessage(new SubrunError(result.code, result.message), result.nonce);
   }
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

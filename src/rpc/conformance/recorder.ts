@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { concatBytes } from '../../core/bytes.js';
 import { StreamDecoder } from '../../subunit/decoder.js';
 import { RPC_TEST_ID, type SubunitEvent } from '../../subunit/event.js';
 import { decodeMessage, encodingOf, isCompleteJsonObject, type Encoding } from '../attachment-codec.js';
@@ -101,7 +102,7 @@ export class Recorder {
     if (event.fileBytes === undefined) return; // SPEC §4.2: an RPC packet without content carries nothing
     const a = (this.#assembly ??= { encoding: encodingOf(event.mimeType), chunks: [] });
     a.chunks.push(event.fileBytes.slice());
-    const body = concat(a.chunks);
+    const body = concatBytes(a.chunks);
     // SPEC §4.3: EOF ends a message; so does a complete JSON object from senders that omit EOF.
     if (event.eof !== true && !(a.encoding === 'json' && isCompleteJsonObject(body))) return;
     this.#assembly = undefined;
@@ -137,17 +138,5 @@ function packetView(e: SubunitEvent): Record<string, unknown> {
     out.fileText = textDecoder.decode(e.fileBytes ?? new Uint8Array(0));
   }
   out.eof = e.eof === true;
-  return out;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const size = chunks.reduce((n, c) => n + c.length, 0);
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
   return out;
 }
