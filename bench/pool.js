@@ -2,6 +2,8 @@
 //
 //   npm run build && node bench/pool.js [--clients 1000] [--resources 100] [--seconds 5] [--kills 10]
 //
+// Profile the pool server: BENCH_POOL_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' node --cpu-prof bench/pool.js
+//
 // The pool server and a bare `ws` echo server (the anchor) each run in their own child
 // process; the clients run here. Printed: grants/s with N clients cycling acquire/release
 // on R resources vs bare echo round trips/s with the same N clients; p50/p99 grant latency
@@ -31,7 +33,7 @@ const pct = (xs, p) => {
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(3));
 
 function child(argv, readyRe) {
-  const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     createInterface({ input: p.stdout }).on('line', (line) => {
       const m = readyRe.exec(line);
@@ -68,7 +70,8 @@ async function main() {
   const children = [];
   try {
     const resources = [...Array.from({ length: RESOURCES }, (_, i) => `--resource=port=${20000 + i}`), '--resource=solo=1', '--resource=kill=1'];
-    const pool = await child([path.join(ROOT, 'bin', 'subrun.js'), 'pool', 'serve', '--port', '0', '--db', path.join(dir, 'pool.sqlite'), '--token', TOKEN, '--ping-timeout', '30s', ...resources], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    const flags = (process.env.BENCH_POOL_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const pool = await child([...flags, path.join(ROOT, 'bin', 'subrun.js'), 'pool', 'serve', '--port', '0', '--db', path.join(dir, 'pool.sqlite'), '--token', TOKEN, '--ping-timeout', '30s', ...resources], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
     children.push(pool.proc);
     const anchor = await child(['--input-type=module', '-e', ANCHOR], /anchor on (\d+)/);
     children.push(anchor.proc);
@@ -166,7 +169,13 @@ async function main() {
     await waiter.close();
     await one.close();
   } finally {
-    for (const c of children) c.kill('SIGKILL');
+    // SIGTERM first so a profiled pool writes its profile on the way out.
+    await Promise.all(children.map((c) => new Promise((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) return resolve();
+      const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      c.once('exit', () => { clearTimeout(timer); resolve(); });
+      c.kill('SIGTERM');
+    })));
     rmSync(dir, { recursive: true, force: true });
   }
 }
