@@ -55,6 +55,9 @@ export class PoolStore {
   #staged: Array<[PoolEvent, string]> = [];
   readonly #stmts;
   #closed = false;
+  /** Highest fence applied / written to meta.fence. */
+  #fence = 0;
+  #savedFence = 0;
 
   constructor(file: string) {
     this.path = file;
@@ -89,9 +92,15 @@ export class PoolStore {
       allLeases: db.prepare('SELECT * FROM leases'),
       allEvents: db.prepare('SELECT data FROM events ORDER BY seq'),
     };
-    this.#append = db.transaction((event: PoolEvent, actor: string) => this.#apply(event, actor));
+    const saved = this.#stmts.getFence.get() as { value: string } | undefined;
+    this.#fence = this.#savedFence = saved === undefined ? 0 : Number(saved.value);
+    this.#append = db.transaction((event: PoolEvent, actor: string) => {
+      this.#apply(event, actor);
+      this.#saveFence();
+    });
     this.#appendMany = db.transaction((batch: Array<[PoolEvent, string]>) => {
       for (const [event, actor] of batch) this.#apply(event, actor);
+      this.#saveFence();
     });
   }
 
@@ -119,6 +128,9 @@ export class PoolStore {
    * commit: one WAL write instead of one per event).
    */
   stage(event: PoolEvent, actor = 'pool'): void {
+    // A queue position is not state: waiting requests are not persisted (SPEC §12.6.4),
+    // so it would cost a row per request and protect nothing (SPEC §12.8.2).
+    if (event.kind === 'queued') return;
     this.#staged.push([event, actor]);
   }
 
@@ -131,10 +143,24 @@ export class PoolStore {
     if (this.#staged.length === 0 || this.#closed) return;
     const batch = this.#staged;
     this.#staged = [];
-    this.#appendMany(batch);
+    try {
+      this.#appendMany(batch);
+    } catch (error) {
+      // Rolled back: the counter row may not hold what #savedFence says; rewrite it next time.
+      this.#savedFence = -1;
+      throw error;
+    }
+  }
+
+  /** The fencing counter, in the same transaction as the grants that raised it (SPEC §12.7). */
+  #saveFence(): void {
+    if (this.#fence === this.#savedFence) return;
+    this.#stmts.setFence.run(String(this.#fence));
+    this.#savedFence = this.#fence;
   }
 
   #apply(e: PoolEvent, actor: string): void {
+    if (e.kind === 'queued') return;
     const s = this.#stmts;
     let resource: string | null = null;
     switch (e.kind) {
@@ -147,7 +173,8 @@ export class PoolStore {
       case 'granted':
         s.addLease.run(e.lease.id, e.session, e.requestId, e.lease.fence, JSON.stringify(e.lease.resources.map((r) => r.id)), e.lease.grantedAt);
         for (const r of e.lease.resources) s.setResourceFence.run(e.lease.fence, r.id);
-        s.setFence.run(String(e.lease.fence));
+        // The counter row is written once per transaction (#saveFence), not once per grant.
+        if (e.lease.fence > this.#fence) this.#fence = e.lease.fence;
         resource = e.lease.resources[0]?.id ?? null;
         break;
       case 'released':
@@ -193,9 +220,11 @@ export class PoolStore {
     type R = { id: string; type: string; value: string; attrs: string; enabled: number; quarantined: number; resetting: number; fence: number; note: string | null };
     type S = { id: string; client: string; token_hash: string; grace_ms: number };
     type L = { id: string; session: string; request_id: string; fence: number; resources: string; granted_at: number };
+    const resources = s.allResources.all() as R[];
     return {
-      fence: fenceRow === undefined ? 0 : Number(fenceRow.value),
-      resources: (s.allResources.all() as R[]).map((r) => ({
+      // Never below a fence some resource was granted under, whatever the counter row says.
+      fence: Math.max(fenceRow === undefined ? 0 : Number(fenceRow.value), ...resources.map((r) => r.fence)),
+      resources: resources.map((r) => ({
         id: r.id, type: r.type, value: r.value, attrs: JSON.parse(r.attrs) as Record<string, string>,
         enabled: r.enabled === 1, quarantined: r.quarantined === 1, resetting: r.resetting === 1, fence: r.fence, note: r.note,
       })),
