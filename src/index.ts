@@ -22,3 +22,4 @@ export { PoolStore, POOL_SCHEMA_VERSION } from './pool/store.js';
 export { checkEventLog } from './pool/invariants.js';
 export { POOL_ERROR_STATUS } from './pool/errors.js';
 export type { Need, ResourceSpec, ResourceView, LeaseView, PoolEvent, PoolSnapshot } from './pool/types.js';
+export { PoolResources, toPoolNeeds, type PoolResourcesOptions } from './server/pool-resources.js';
