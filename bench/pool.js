@@ -119,6 +119,7 @@ async function main() {
     const runs = [];
     let totalGrants = 0;
     const poolCpu0 = cpuMs(pool.proc.pid);
+    const clientCpu0 = process.cpuUsage();
     for (let r = 0; r < 3; r++) {
       let grants = 0;
       let stop = false;
@@ -135,6 +136,8 @@ async function main() {
       totalGrants += grants;
     }
     const poolCpuPerGrant = ((cpuMs(pool.proc.pid) - poolCpu0) * 1000) / totalGrants;
+    const clientCpu = process.cpuUsage(clientCpu0);
+    const clientCpuPerGrant = (clientCpu.user + clientCpu.system) / totalGrants;
     const anchorWs = [];
     for (let i = 0; i < CLIENTS; i += 100) anchorWs.push(...(await anchorClients(anchorUrl, Math.min(100, CLIENTS - i))));
     let totalTrips = 0;
@@ -157,11 +160,14 @@ async function main() {
       return out;
     };
     const anchorCpu0 = cpuMs(anchor.proc.pid);
+    const anchorClientCpu0 = process.cpuUsage();
     const anchorRuns = await echoRuns(anchorWs);
     // Only R leases circulate, and each grant waits for its holder's release to cross the
     // network and come back: R round trips in flight is the floor this workload can reach.
     const anchorRunsR = await echoRuns(anchorWs.slice(0, RESOURCES));
     const anchorCpuPerTrip = ((cpuMs(anchor.proc.pid) - anchorCpu0) * 1000) / totalTrips;
+    const anchorClientCpu = process.cpuUsage(anchorClientCpu0);
+    const anchorClientCpuPerTrip = (anchorClientCpu.user + anchorClientCpu.system) / totalTrips;
     const g = pct(runs, 50);
     const a = pct(anchorRuns, 50);
     const aR = pct(anchorRunsR, 50);
@@ -170,6 +176,7 @@ async function main() {
     console.log(`bare ws round trips/s (anchor, ${RESOURCES} clients in flight):              median ${fmt(aR)}  runs ${anchorRunsR.map(fmt).join(' ')}`);
     console.log(`ratio ${fmt(g / a)}x of ${CLIENTS} in flight, ${fmt(g / aR)}x of ${RESOURCES} in flight (a grant cycle is two round trips: acquire→granted, release→released)`);
     console.log(`server CPU per grant cycle ${fmt(poolCpuPerGrant)} µs; anchor server CPU per round trip ${fmt(anchorCpuPerTrip)} µs; ratio ${fmt(poolCpuPerGrant / anchorCpuPerTrip)}x`);
+    console.log(`client CPU per grant cycle ${fmt(clientCpuPerGrant)} µs (${CLIENTS} PoolClients in this process); anchor clients per round trip ${fmt(anchorClientCpuPerTrip)} µs; ratio ${fmt(clientCpuPerGrant / anchorClientCpuPerTrip)}x`);
     for (const ws of anchorWs) ws.terminate();
     await Promise.all(clients.map((c) => c.close()));
 
