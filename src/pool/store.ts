@@ -67,6 +67,8 @@ export class PoolStore {
   #savedFence = 0;
   #broken: Error | null = null;
   #wrote = false;
+  /** Lease ids that have a row in the leases table. */
+  readonly #leaseRows = new Set<string>();
   #lastSeq = 0;
   #sinceCheckpoint = 0;
 
@@ -137,6 +139,7 @@ export class PoolStore {
       });
     }
     for (const r of s.allLeases.all() as L[]) {
+      this.#leaseRows.add(r.id);
       m.leases.set(r.id, { id: r.id, session: r.session, requestId: r.request_id, fence: r.fence, resources: JSON.parse(r.resources) as string[], grantedAt: r.granted_at });
     }
     const checkpoint = Number((s.getCheckpoint.get() as { value: string } | undefined)?.value ?? 0);
@@ -165,8 +168,13 @@ export class PoolStore {
     }
     for (const id of m.dirtyLeases) {
       const l: LeaseRow | undefined = m.leases.get(id);
-      if (l === undefined) s.removeLease.run(id);
-      else s.addLease.run(l.id, l.session, l.requestId, l.fence, JSON.stringify(l.resources), l.grantedAt);
+      if (l !== undefined) {
+        s.addLease.run(l.id, l.session, l.requestId, l.fence, JSON.stringify(l.resources), l.grantedAt);
+        this.#leaseRows.add(id);
+      } else if (this.#leaseRows.delete(id)) {
+        // Only a lease the table holds needs a delete; most live and die between checkpoints.
+        s.removeLease.run(id);
+      }
     }
     s.setCheckpoint.run(String(this.#lastSeq));
     m.dirtyResources.clear();
