@@ -2,13 +2,15 @@
 //
 //   npm run build && node bench/pool.js [--clients 1000] [--resources 100] [--seconds 5] [--kills 10]
 //
+// Profile the pool server: BENCH_POOL_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' node --cpu-prof bench/pool.js
+//
 // The pool server and a bare `ws` echo server (the anchor) each run in their own child
 // process; the clients run here. Printed: grants/s with N clients cycling acquire/release
 // on R resources vs bare echo round trips/s with the same N clients; p50/p99 grant latency
 // of one client when a resource is free vs p50/p99 bare echo round trip; SIGKILL of a
 // holder to the next grant vs the bare round trip. Medians; ratios ours/anchor.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,10 +30,20 @@ const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
+// CPU time (user+system, ms) a child has used so far, from /proc (Linux): a figure that a
+// loaded machine disturbs far less than wall-clock rates.
+const cpuMs = (pid) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+};
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(3));
 
 function child(argv, readyRe) {
-  const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     createInterface({ input: p.stdout }).on('line', (line) => {
       const m = readyRe.exec(line);
@@ -68,7 +80,8 @@ async function main() {
   const children = [];
   try {
     const resources = [...Array.from({ length: RESOURCES }, (_, i) => `--resource=port=${20000 + i}`), '--resource=solo=1', '--resource=kill=1'];
-    const pool = await child([path.join(ROOT, 'bin', 'subrun.js'), 'pool', 'serve', '--port', '0', '--db', path.join(dir, 'pool.sqlite'), '--token', TOKEN, '--ping-timeout', '30s', ...resources], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    const flags = (process.env.BENCH_POOL_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const pool = await child([...flags, path.join(ROOT, 'bin', 'subrun.js'), 'pool', 'serve', '--port', '0', '--db', path.join(dir, 'pool.sqlite'), '--token', TOKEN, '--ping-timeout', '30s', ...resources], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
     children.push(pool.proc);
     const anchor = await child(['--input-type=module', '-e', ANCHOR], /anchor on (\d+)/);
     children.push(anchor.proc);
@@ -104,6 +117,9 @@ async function main() {
       clients.push(...(await Promise.all(Array.from({ length: Math.min(100, CLIENTS - i) }, (_, j) => PoolClient.connect(poolUrl, { token: TOKEN, name: `b${i + j}`, connectTimeoutMs: 30_000 })))));
     }
     const runs = [];
+    let totalGrants = 0;
+    const poolCpu0 = cpuMs(pool.proc.pid);
+    const clientCpu0 = process.cpuUsage();
     for (let r = 0; r < 3; r++) {
       let grants = 0;
       let stop = false;
@@ -117,28 +133,50 @@ async function main() {
         }
       }));
       runs.push(grants / ((performance.now() - t0) / 1000));
+      totalGrants += grants;
     }
+    const poolCpuPerGrant = ((cpuMs(pool.proc.pid) - poolCpu0) * 1000) / totalGrants;
+    const clientCpu = process.cpuUsage(clientCpu0);
+    const clientCpuPerGrant = (clientCpu.user + clientCpu.system) / totalGrants;
     const anchorWs = [];
     for (let i = 0; i < CLIENTS; i += 100) anchorWs.push(...(await anchorClients(anchorUrl, Math.min(100, CLIENTS - i))));
-    const anchorRuns = [];
-    for (let r = 0; r < 3; r++) {
-      let trips = 0;
-      let stop = false;
-      const t0 = performance.now();
-      setTimeout(() => (stop = true), SECONDS * 1000);
-      await Promise.all(anchorWs.map(async (ws) => {
-        while (!stop) {
-          await echo(ws, msg);
-          trips++;
-        }
-      }));
-      anchorRuns.push(trips / ((performance.now() - t0) / 1000));
-    }
+    let totalTrips = 0;
+    const echoRuns = async (sockets) => {
+      const out = [];
+      for (let r = 0; r < 3; r++) {
+        let trips = 0;
+        let stop = false;
+        const t0 = performance.now();
+        setTimeout(() => (stop = true), SECONDS * 1000);
+        await Promise.all(sockets.map(async (ws) => {
+          while (!stop) {
+            await echo(ws, msg);
+            trips++;
+          }
+        }));
+        out.push(trips / ((performance.now() - t0) / 1000));
+        totalTrips += trips;
+      }
+      return out;
+    };
+    const anchorCpu0 = cpuMs(anchor.proc.pid);
+    const anchorClientCpu0 = process.cpuUsage();
+    const anchorRuns = await echoRuns(anchorWs);
+    // Only R leases circulate, and each grant waits for its holder's release to cross the
+    // network and come back: R round trips in flight is the floor this workload can reach.
+    const anchorRunsR = await echoRuns(anchorWs.slice(0, RESOURCES));
+    const anchorCpuPerTrip = ((cpuMs(anchor.proc.pid) - anchorCpu0) * 1000) / totalTrips;
+    const anchorClientCpu = process.cpuUsage(anchorClientCpu0);
+    const anchorClientCpuPerTrip = (anchorClientCpu.user + anchorClientCpu.system) / totalTrips;
     const g = pct(runs, 50);
     const a = pct(anchorRuns, 50);
+    const aR = pct(anchorRunsR, 50);
     console.log(`grants/s (${CLIENTS} clients, ${RESOURCES} resources, acquire+release cycles): median ${fmt(g)}  runs ${runs.map(fmt).join(' ')}`);
-    console.log(`bare ws round trips/s (anchor, ${CLIENTS} clients):                       median ${fmt(a)}  runs ${anchorRuns.map(fmt).join(' ')}`);
-    console.log(`ratio ${fmt(g / a)}x (a grant cycle is two round trips: acquire→granted, release→released)`);
+    console.log(`bare ws round trips/s (anchor, ${CLIENTS} clients in flight):             median ${fmt(a)}  runs ${anchorRuns.map(fmt).join(' ')}`);
+    console.log(`bare ws round trips/s (anchor, ${RESOURCES} clients in flight):              median ${fmt(aR)}  runs ${anchorRunsR.map(fmt).join(' ')}`);
+    console.log(`ratio ${fmt(g / a)}x of ${CLIENTS} in flight, ${fmt(g / aR)}x of ${RESOURCES} in flight (a grant cycle is two round trips: acquire→granted, release→released)`);
+    console.log(`server CPU per grant cycle ${fmt(poolCpuPerGrant)} µs; anchor server CPU per round trip ${fmt(anchorCpuPerTrip)} µs; ratio ${fmt(poolCpuPerGrant / anchorCpuPerTrip)}x`);
+    console.log(`client CPU per grant cycle ${fmt(clientCpuPerGrant)} µs (${CLIENTS} PoolClients in this process); anchor clients per round trip ${fmt(anchorClientCpuPerTrip)} µs; ratio ${fmt(clientCpuPerGrant / anchorClientCpuPerTrip)}x`);
     for (const ws of anchorWs) ws.terminate();
     await Promise.all(clients.map((c) => c.close()));
 
@@ -166,7 +204,13 @@ async function main() {
     await waiter.close();
     await one.close();
   } finally {
-    for (const c of children) c.kill('SIGKILL');
+    // SIGTERM first so a profiled pool writes its profile on the way out.
+    await Promise.all(children.map((c) => new Promise((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) return resolve();
+      const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      c.once('exit', () => { clearTimeout(timer); resolve(); });
+      c.kill('SIGTERM');
+    })));
     rmSync(dir, { recursive: true, force: true });
   }
 }

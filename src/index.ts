@@ -34,3 +34,4 @@ export type { Suite, ResultSink, RunRequest, RunOutcome, ListOutcome } from './s
 export { TestApiSuite, type TestApiSuiteOptions, type SuiteStats } from './server/test-api/test-api-suite.js';
 export { CommandBridgeSuite, type CommandBridgeOptions } from './server/command-bridge/command-bridge-suite.js';
 export { shellQuote, type CommandTemplate } from './server/command-bridge/command-template.js';
+export { PoolResources, toPoolNeeds, type PoolResourcesOptions } from './server/pool-resources.js';

@@ -127,6 +127,7 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
     .option('--ping-timeout <duration>', 'declare a silent holder dead after this long', '10s')
     .option('--restart-grace <duration>', 'how long holders have to reconnect after a restart (default: the ping timeout)')
     .option('--max-grace <duration>', 'largest reconnect grace a client may ask for', '60s')
+    .option('--fsync', 'fsync every commit (SQLite synchronous=FULL): no grant a holder heard of is lost even by a power cut, at one fsync per event-loop turn (SPEC §12.8.3)')
     .option('--cert <file>', 'TLS certificate (PEM): serve https/wss')
     .option('--key <file>', 'TLS private key (PEM)')
     .addHelpText('after', '\nExample:\n  subrun pool serve --insecure-local --resource port=7000 --resource port=7001 --resource compute=h1,os=ubuntu\n')
@@ -147,6 +148,7 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
         host: o.host,
         port,
         dbPath: o.db === undefined ? defaultDbPath(ctx) : path.resolve(ctx.cwd, o.db),
+        fsync: o.fsync === true,
         resources,
         clientTokens: [...(o.token as string[]), ...envList(ctx.env.SUBRUN_POOL_TOKEN), ...(config.tokens?.client ?? [])],
         adminTokens: [...(o.adminToken as string[]), ...envList(ctx.env.SUBRUN_POOL_ADMIN_TOKEN), ...(config.tokens?.admin ?? [])],

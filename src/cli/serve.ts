@@ -4,6 +4,7 @@ import { glob } from 'tinyglobby';
 import { parseDuration } from '../core/abort.js';
 import { SubrunError } from '../core/errors.js';
 import { createTestServer, type TestServer } from '../server/test-server.js';
+import { PoolResources } from '../server/pool-resources.js';
 import { TestApiSuite } from '../server/test-api/test-api-suite.js';
 import { CommandBridgeSuite } from '../server/command-bridge/command-bridge-suite.js';
 import { readConfigFile } from '../runner/config/load-config.js';
@@ -25,6 +26,8 @@ interface ServeOptions {
   listOption?: string;
   idOption?: string;
   testrConf?: string | true;
+  pool?: string;
+  poolToken?: string;
 }
 
 const DEFAULT_PATTERNS = ['**/*.test.{js,mjs,cjs,ts,mts,cts}'];
@@ -61,15 +64,30 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
     .option('--list-option <opt>', 'bridge mode: what $LISTOPT expands to (testr\'s test_list_option)', '--list')
     .option('--id-option <opt>', 'bridge mode: what $IDOPTION expands to (testr\'s test_id_option)', '--load-list $IDFILE')
     .option('--testr-conf [file]', 'bridge mode: take test_command, test_list_option and test_id_option from a .testr.conf')
+    .option(
+      '--pool <url>',
+      'acquire what a Run declares in `resources` from this resource pool (ws://host:port/v1/ws or http://host:port) ' +
+        'before its first test, and release it after the batch; tests see the grant as t.resources. One pool session per ' +
+        'server process: if the server dies, the pool takes everything back. Also SUBRUN_POOL_URL',
+    )
+    .option('--pool-token <token>', 'bearer token for --pool (also SUBRUN_POOL_TOKEN)')
     .action(async (files: string[], options: ServeOptions) => {
       ctx.exitWhenDone = true;
+      const poolUrl = options.pool ?? ctx.env.SUBRUN_POOL_URL;
+      const poolToken = options.poolToken ?? ctx.env.SUBRUN_POOL_TOKEN;
+      const resources = poolUrl === undefined || poolUrl === '' ? undefined : new PoolResources(poolWsUrl(poolUrl), { name: `subrun-serve@${process.pid}`, ...(poolToken === undefined || poolToken === '' ? {} : { token: poolToken }) });
       const suite = await createSuite(files, options, ctx);
       const server = createTestServer(suite, {
         connection: { agent: `subrun/${VERSION}` },
         ...(options.idleExit === undefined ? {} : { idleExitMs: parseDuration(options.idleExit) }),
+        ...(resources === undefined ? {} : { resources }),
       });
-      ctx.exitCode = await (options.listen === undefined ? serveStdio(server) : serveListening(server, options.listen, ctx));
-      await server.close();
+      try {
+        ctx.exitCode = await (options.listen === undefined ? serveStdio(server) : serveListening(server, options.listen, ctx));
+      } finally {
+        await resources?.close();
+        await server.close();
+      }
     });
 }
 
@@ -118,6 +136,20 @@ async function createBridge(patterns: string[], options: ServeOptions, root: str
     env: ctx.env,
     ...(options.timeout === undefined ? {} : { timeoutMs: parseDuration(options.timeout) }),
   });
+}
+
+/** The pool's WebSocket endpoint from what a user types: `ws://h:p/v1/ws`, or `http://h:p` (SPEC §12.1). */
+export function poolWsUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SubrunError('ERR_USAGE', `--pool expects a URL like ws://127.0.0.1:8000/v1/ws, got ${JSON.stringify(text)}`);
+  }
+  if (url.protocol === 'http:' || url.protocol === 'https:') url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new SubrunError('ERR_USAGE', `--pool expects a ws://, wss://, http:// or https:// URL, got ${JSON.stringify(text)}`);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/ws';
+  return url.toString();
 }
 
 function positiveInt(flag: string, text: string): number {

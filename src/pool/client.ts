@@ -205,7 +205,7 @@ export class PoolClient extends EventEmitter {
   #open(): Promise<void> {
     const headers: Record<string, string> = {};
     if (this.#opts.token !== undefined) headers.authorization = `Bearer ${this.#opts.token}`;
-    const ws = new WebSocket(this.url, { headers, ca: this.#opts.ca, maxPayload: 16 * 1024 * 1024, handshakeTimeout: this.#opts.connectTimeoutMs ?? 10_000 });
+    const ws = new WebSocket(this.url, { headers, ca: this.#opts.ca, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, handshakeTimeout: this.#opts.connectTimeoutMs ?? 10_000 });
     this.#ws = ws;
     return new Promise<void>((resolve, reject) => {
       let welcomed = false;

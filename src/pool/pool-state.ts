@@ -49,6 +49,8 @@ export class PoolState {
   readonly #leases = new Map<string, Lease>();
   readonly #sessions = new Map<string, Session>();
   #queue: Waiter[] = [];
+  /** How many waiters need each type: free resources of other types cannot serve the queue. */
+  readonly #waitingByType = new Map<string, number>();
   #fence = 0;
   #closed = false;
 
@@ -127,17 +129,11 @@ export class PoolState {
     const now = this.#clock.now();
     const waiter: Waiter = { session: sessionId, requestId, needs, since: now, sinceMono: this.#clock.monotonic() };
     // Grant at once only if no earlier waiter claims what we would take (SPEC §12.5 no starvation).
-    if (this.#freeCount() === 0) {
-      // Nothing free: straight to the queue.
-    } else if (this.#queue.length === 0) {
-      const picked = allocate(needs, this.#free, this.#resources, null);
-      if (picked !== null) return { status: 'granted', lease: this.#grant(waiter, picked), replay: false };
-    } else {
-      const claimed = this.#claims(this.#queue.length);
-      const picked = allocate(needs, this.#free, this.#resources, claimed);
-      if (picked !== null) return { status: 'granted', lease: this.#grant(waiter, picked), replay: false };
-    }
-    this.#queue.push(waiter);
+    // The claims are computed only when the free resources alone would fit the request.
+    let picked = allocate(needs, this.#free, this.#resources, null);
+    if (picked !== null && this.#queue.length > 0) picked = allocate(needs, this.#free, this.#resources, this.#claimsOn(needs));
+    if (picked !== null) return { status: 'granted', lease: this.#grant(waiter, picked), replay: false };
+    this.#enqueue(waiter);
     s.waiting.set(requestId, waiter);
     const position = this.#queue.length;
     this.#emit({ kind: 'queued', at: now, session: sessionId, requestId, position, needs });
@@ -329,23 +325,33 @@ export class PoolState {
   }
 
   /**
-   * Free resources that the first `upTo` waiters would take, so that nobody behind them
-   * takes those (SPEC §12.5: a large request is not starved by a stream of small ones).
+   * Free resources of the types in `needs` that waiters already in the queue would take,
+   * so that a newcomer does not take those (SPEC §12.5.2: a large request is not starved
+   * by a stream of small ones). Only those types matter to the newcomer, and the scan
+   * stops once every free resource of them is claimed.
    */
-  #claims(upTo: number): Set<string> {
+  #claimsOn(needs: readonly Need[]): Set<string> {
     const claimed = new Set<string>();
-    for (let i = 0; i < upTo && i < this.#queue.length; i++) claim(this.#queue[i]!.needs, this.#free, this.#resources, claimed);
+    const types = new Set(needs.map((n) => n.type));
+    let available = 0;
+    for (const type of types) available += this.#free.get(type)?.size ?? 0;
+    for (let i = 0; i < this.#queue.length && claimed.size < available; i++) {
+      const relevant = this.#queue[i]!.needs.filter((n) => types.has(n.type));
+      if (relevant.length > 0) claim(relevant, this.#free, this.#resources, claimed);
+    }
     return claimed;
   }
 
-
-
+  /**
+   * Grant waiters in queue order (SPEC §12.5.2). The scan ends once every free resource
+   * some waiter could use is granted or claimed: free resources of types nobody waits for
+   * do not make it walk the whole queue.
+   */
   #schedule(): void {
     if (this.#closed || this.#queue.length === 0) return;
-    let freeCount = this.#freeCount();
-    if (freeCount === 0) return;
+    let available = this.#freeForWaiters();
     const claimed = new Set<string>();
-    for (let i = 0; i < this.#queue.length && claimed.size < freeCount; ) {
+    for (let i = 0; i < this.#queue.length && claimed.size < available; ) {
       const w = this.#queue[i]!;
       const picked = allocate(w.needs, this.#free, this.#resources, claimed);
       if (picked === null) {
@@ -354,10 +360,32 @@ export class PoolState {
         continue;
       }
       const s = this.#sessions.get(w.session)!;
-      this.#queue.splice(i, 1);
+      this.#dequeueAt(i);
       s.waiting.delete(w.requestId);
-      freeCount -= picked.length;
       this.#grant(w, picked);
+      available = this.#freeForWaiters();
+    }
+  }
+
+  /** Free resources of the types someone in the queue needs. */
+  #freeForWaiters(): number {
+    let n = 0;
+    for (const [type, waiting] of this.#waitingByType) if (waiting > 0) n += this.#free.get(type)?.size ?? 0;
+    return n;
+  }
+
+  #enqueue(w: Waiter): void {
+    this.#queue.push(w);
+    for (const type of typesOf(w.needs)) this.#waitingByType.set(type, (this.#waitingByType.get(type) ?? 0) + 1);
+  }
+
+  #dequeueAt(i: number): void {
+    // shift() is O(1) in V8 for the usual case, the head of the queue; splice() copies.
+    const w = i === 0 ? this.#queue.shift()! : this.#queue.splice(i, 1)[0]!;
+    for (const type of typesOf(w.needs)) {
+      const left = (this.#waitingByType.get(type) ?? 1) - 1;
+      if (left === 0) this.#waitingByType.delete(type);
+      else this.#waitingByType.set(type, left);
     }
   }
 
@@ -402,19 +430,13 @@ export class PoolState {
     if (w === undefined) return;
     s.waiting.delete(requestId);
     const i = this.#queue.indexOf(w);
-    if (i !== -1) this.#queue.splice(i, 1);
+    if (i !== -1) this.#dequeueAt(i);
   }
 
   #index(r: Resource): void {
     let set = this.#all.get(r.type);
     if (set === undefined) this.#all.set(r.type, (set = new Set()));
     set.add(r.id);
-  }
-
-  #freeCount(): number {
-    let n = 0;
-    for (const set of this.#free.values()) n += set.size;
-    return n;
   }
 
   #markFree(r: Resource): void {
@@ -456,4 +478,9 @@ export class PoolState {
       s.timer = this.#clock.setTimeout(() => this.#expire(s, 'expired'), Math.max(graceMs, s.graceMs));
     }
   }
+}
+
+/** The distinct types of a request (most requests have a single need). */
+function typesOf(needs: readonly Need[]): Iterable<string> {
+  return needs.length === 1 ? [needs[0]!.type] : new Set(needs.map((n) => n.type));
 }

@@ -26,6 +26,8 @@ export interface PoolServerOptions {
   port?: number;
   /** SQLite file (created if missing); ':memory:' for a throwaway pool. */
   dbPath: string;
+  /** fsync every commit (SQLite synchronous=FULL): grants survive a power cut too (SPEC §12.8.3). @default false */
+  fsync?: boolean;
   /** Resources to ensure exist at start (config file, `--resource`). */
   resources?: ResourceSpec[];
   clientTokens?: string[];
@@ -95,7 +97,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   }
   const auth = new Authenticator({ clientTokens, adminTokens, insecureLocal: options.insecureLocal === true, trustedProxies: options.trustedProxies ?? [] });
   const hooks = options.hooks ?? {};
-  const store = new PoolStore(options.dbPath);
+  const store = new PoolStore(options.dbPath, { fsync: options.fsync === true });
   const conns = new Set<Conn>();
   const bySession = new Map<string, Conn>();
   const remotes = new Map<string, string>();

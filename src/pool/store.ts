@@ -2,16 +2,23 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { SubrunError } from '../core/errors.js';
+import { StateMirror, type LeaseRow, type ResourceRow } from './state-mirror.js';
 import type { PoolEvent, PoolSnapshot } from './types.js';
 
 /**
  * The pool's SQLite store (SPEC §12.8): WAL mode, a versioned schema, every statement
- * prepared once (undici's sqlite-cache-store habit). Current state lives in tables that
- * each event updates in the same transaction that appends the event to the log, so a
- * crash between the two is impossible and a restart resumes exactly where the log ends.
+ * prepared once (undici's sqlite-cache-store habit). The append-only log is the truth:
+ * a grant or release costs one row in it. The lease and resource tables are a checkpoint
+ * of the log, written every CHECKPOINT_EVENTS events in the same transaction as the
+ * events that complete it (and at close); a restart reads the checkpoint and replays the
+ * log after it (`meta.checkpoint` is the last seq it covers). Sessions, whose token hash
+ * must not enter the log, are written through to their table with the event.
  */
 
-export const POOL_SCHEMA_VERSION = 1;
+export const POOL_SCHEMA_VERSION = 2;
+
+/** Events between checkpoints: bounds the replay at start to a few milliseconds. */
+const CHECKPOINT_EVENTS = 2000;
 
 export interface HistoryRow {
   seq: number;
@@ -55,15 +62,28 @@ export class PoolStore {
   #staged: Array<[PoolEvent, string]> = [];
   readonly #stmts;
   #closed = false;
+  readonly #mirror = new StateMirror();
+  /** Fence written to meta.fence. */
+  #savedFence = 0;
+  #broken: Error | null = null;
+  #wrote = false;
+  /** Lease ids that have a row in the leases table. */
+  readonly #leaseRows = new Set<string>();
+  #lastSeq = 0;
+  #sinceCheckpoint = 0;
 
-  constructor(file: string) {
+  /**
+   * @param options.fsync `synchronous=FULL`: every commit is on the disk before it returns,
+   *   so even a power cut loses no grant a holder was told of (SPEC §12.8.3). @default false
+   */
+  constructor(file: string, options: { fsync?: boolean } = {}) {
     this.path = file;
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     try {
       this.#db = new Database(file);
       this.#db.pragma('journal_mode = WAL');
-      // WAL + NORMAL: a committed transaction survives a process crash (not a power cut).
-      this.#db.pragma('synchronous = NORMAL');
+      // WAL + NORMAL: a committed transaction survives a process crash (not a power cut; SPEC §12.8.3).
+      this.#db.pragma(options.fsync === true ? 'synchronous = FULL' : 'synchronous = NORMAL');
       this.#db.pragma('busy_timeout = 5000');
     } catch (error) {
       throw new SubrunError('ERR_POOL_STORE', `cannot open the pool database ${file}: ${(error as Error).message}`, { cause: error });
@@ -74,25 +94,92 @@ export class PoolStore {
       event: db.prepare('INSERT INTO events (at, kind, actor, resource, data) VALUES (?, ?, ?, ?, ?)'),
       setFence: db.prepare("INSERT INTO meta (key, value) VALUES ('fence', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
       getFence: db.prepare("SELECT value FROM meta WHERE key = 'fence'"),
-      addResource: db.prepare('INSERT OR REPLACE INTO resources (id, type, value, attrs, enabled, quarantined, resetting, fence, note) VALUES (?, ?, ?, ?, 1, 0, 0, 0, NULL)'),
+      // An upsert keeps the rowid, and with it the order resources were added in.
+      putResource: db.prepare(
+        'INSERT INTO resources (id, type, value, attrs, enabled, quarantined, resetting, fence, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT(id) DO UPDATE SET type = excluded.type, value = excluded.value, attrs = excluded.attrs, enabled = excluded.enabled, ' +
+          'quarantined = excluded.quarantined, resetting = excluded.resetting, fence = excluded.fence, note = excluded.note',
+      ),
       removeResource: db.prepare('DELETE FROM resources WHERE id = ?'),
-      setEnabled: db.prepare('UPDATE resources SET enabled = ?, quarantined = CASE WHEN ? THEN 0 ELSE quarantined END, note = ? WHERE id = ?'),
-      setResetting: db.prepare('UPDATE resources SET resetting = 1 WHERE id = ?'),
-      resetDone: db.prepare('UPDATE resources SET resetting = 0, quarantined = ?, note = CASE WHEN ? THEN note ELSE ? END WHERE id = ?'),
-      setResourceFence: db.prepare('UPDATE resources SET fence = ? WHERE id = ?'),
+      setCheckpoint: db.prepare("INSERT INTO meta (key, value) VALUES ('checkpoint', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      getCheckpoint: db.prepare("SELECT value FROM meta WHERE key = 'checkpoint'"),
+      eventsAfter: db.prepare('SELECT seq, data FROM events WHERE seq > ? ORDER BY seq'),
       addSession: db.prepare('INSERT OR REPLACE INTO sessions (id, client, token_hash, grace_ms, opened_at) VALUES (?, ?, ?, ?, ?)'),
       removeSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
-      addLease: db.prepare('INSERT INTO leases (id, session, request_id, fence, resources, granted_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      addLease: db.prepare('INSERT OR REPLACE INTO leases (id, session, request_id, fence, resources, granted_at) VALUES (?, ?, ?, ?, ?, ?)'),
       removeLease: db.prepare('DELETE FROM leases WHERE id = ?'),
       allResources: db.prepare('SELECT * FROM resources ORDER BY rowid'),
       allSessions: db.prepare('SELECT * FROM sessions'),
       allLeases: db.prepare('SELECT * FROM leases'),
       allEvents: db.prepare('SELECT data FROM events ORDER BY seq'),
     };
-    this.#append = db.transaction((event: PoolEvent, actor: string) => this.#apply(event, actor));
+    const saved = this.#stmts.getFence.get() as { value: string } | undefined;
+    this.#savedFence = saved === undefined ? 0 : Number(saved.value);
+    this.#restore();
+    this.#append = db.transaction((event: PoolEvent, actor: string) => {
+      this.#apply(event, actor);
+      this.#afterBatch();
+    });
     this.#appendMany = db.transaction((batch: Array<[PoolEvent, string]>) => {
       for (const [event, actor] of batch) this.#apply(event, actor);
+      this.#afterBatch();
     });
+  }
+
+  /** The checkpoint, then every event after it (SPEC §12.8.3). */
+  #restore(): void {
+    type R = { id: string; type: string; value: string; attrs: string; enabled: number; quarantined: number; resetting: number; fence: number; note: string | null };
+    type L = { id: string; session: string; request_id: string; fence: number; resources: string; granted_at: number };
+    const s = this.#stmts;
+    const m = this.#mirror;
+    for (const r of s.allResources.all() as R[]) {
+      m.resources.set(r.id, {
+        id: r.id, type: r.type, value: r.value, attrs: JSON.parse(r.attrs) as Record<string, string>,
+        enabled: r.enabled === 1, quarantined: r.quarantined === 1, resetting: r.resetting === 1, fence: r.fence, note: r.note,
+      });
+    }
+    for (const r of s.allLeases.all() as L[]) {
+      this.#leaseRows.add(r.id);
+      m.leases.set(r.id, { id: r.id, session: r.session, requestId: r.request_id, fence: r.fence, resources: JSON.parse(r.resources) as string[], grantedAt: r.granted_at });
+    }
+    const checkpoint = Number((s.getCheckpoint.get() as { value: string } | undefined)?.value ?? 0);
+    this.#lastSeq = checkpoint;
+    for (const row of s.eventsAfter.iterate(checkpoint) as Iterable<{ seq: number; data: string }>) {
+      m.apply(JSON.parse(row.data) as PoolEvent);
+      this.#lastSeq = row.seq;
+      this.#sinceCheckpoint++;
+    }
+  }
+
+  /** End of a transaction: the fencing counter, and a checkpoint when one is due. */
+  #afterBatch(): void {
+    this.#saveFence();
+    if (this.#sinceCheckpoint >= CHECKPOINT_EVENTS) this.#checkpoint();
+  }
+
+  /** Write the rows the log changed since the last checkpoint (inside a transaction). */
+  #checkpoint(): void {
+    const s = this.#stmts;
+    const m = this.#mirror;
+    for (const id of m.dirtyResources) {
+      const r: ResourceRow | undefined = m.resources.get(id);
+      if (r === undefined) s.removeResource.run(id);
+      else s.putResource.run(r.id, r.type, r.value, JSON.stringify(r.attrs), r.enabled ? 1 : 0, r.quarantined ? 1 : 0, r.resetting ? 1 : 0, r.fence, r.note);
+    }
+    for (const id of m.dirtyLeases) {
+      const l: LeaseRow | undefined = m.leases.get(id);
+      if (l !== undefined) {
+        s.addLease.run(l.id, l.session, l.requestId, l.fence, JSON.stringify(l.resources), l.grantedAt);
+        this.#leaseRows.add(id);
+      } else if (this.#leaseRows.delete(id)) {
+        // Only a lease the table holds needs a delete; most live and die between checkpoints.
+        s.removeLease.run(id);
+      }
+    }
+    s.setCheckpoint.run(String(this.#lastSeq));
+    m.dirtyResources.clear();
+    m.dirtyLeases.clear();
+    this.#sinceCheckpoint = 0;
   }
 
   #migrate(): void {
@@ -103,13 +190,19 @@ export class PoolStore {
       throw new SubrunError('ERR_POOL_STORE', `the pool database ${this.path} has schema version ${version}, newer than this subrun (${POOL_SCHEMA_VERSION})`);
     }
     if (version < POOL_SCHEMA_VERSION) {
-      this.#db.exec(SCHEMA);
-      this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(POOL_SCHEMA_VERSION));
+      this.#db.transaction(() => {
+        this.#db.exec(SCHEMA);
+        // Version 1 wrote the tables with every event: they are a checkpoint of the whole log.
+        const last = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM events').get() as { seq: number };
+        this.#db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('checkpoint', ?)").run(String(last.seq));
+        this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(POOL_SCHEMA_VERSION));
+      })();
     }
   }
 
   /** Append `event` to the log and apply it to the state tables, atomically. */
   append(event: PoolEvent, actor = 'pool'): void {
+    this.#wrote = true;
     this.#append(event, actor);
   }
 
@@ -119,6 +212,9 @@ export class PoolStore {
    * commit: one WAL write instead of one per event).
    */
   stage(event: PoolEvent, actor = 'pool'): void {
+    // A queue position is not state: waiting requests are not persisted (SPEC §12.6.4),
+    // so it would cost a row per request and protect nothing (SPEC §12.8.2).
+    if (event.kind === 'queued') return;
     this.#staged.push([event, actor]);
   }
 
@@ -129,78 +225,53 @@ export class PoolStore {
   /** Write every staged event atomically. */
   commit(): void {
     if (this.#staged.length === 0 || this.#closed) return;
+    if (this.#broken !== null) throw new SubrunError('ERR_POOL_STORE', `the pool database failed earlier: ${this.#broken.message}`, { cause: this.#broken });
     const batch = this.#staged;
     this.#staged = [];
-    this.#appendMany(batch);
+    this.#wrote = true;
+    try {
+      this.#appendMany(batch);
+    } catch (error) {
+      // Rolled back, but the mirror has moved on: the store cannot go on (the server stops).
+      this.#broken = error as Error;
+      throw error;
+    }
+  }
+
+  /** The fencing counter, in the same transaction as the grants that raised it (SPEC §12.7). */
+  #saveFence(): void {
+    const fence = this.#mirror.fence;
+    if (fence <= this.#savedFence) return;
+    this.#stmts.setFence.run(String(fence));
+    this.#savedFence = fence;
   }
 
   #apply(e: PoolEvent, actor: string): void {
+    if (e.kind === 'queued') return;
     const s = this.#stmts;
-    let resource: string | null = null;
-    switch (e.kind) {
-      case 'session-opened':
-        s.addSession.run(e.session, e.client, e.tokenHash, e.graceMs, e.at);
-        break;
-      case 'session-closed':
-        s.removeSession.run(e.session);
-        break;
-      case 'granted':
-        s.addLease.run(e.lease.id, e.session, e.requestId, e.lease.fence, JSON.stringify(e.lease.resources.map((r) => r.id)), e.lease.grantedAt);
-        for (const r of e.lease.resources) s.setResourceFence.run(e.lease.fence, r.id);
-        s.setFence.run(String(e.lease.fence));
-        resource = e.lease.resources[0]?.id ?? null;
-        break;
-      case 'released':
-        s.removeLease.run(e.lease);
-        resource = e.resources[0] ?? null;
-        break;
-      case 'resource-added':
-        s.addResource.run(e.resource.id, e.resource.type, e.resource.value, JSON.stringify(e.resource.attrs));
-        resource = e.resource.id;
-        break;
-      case 'resource-removed':
-        s.removeResource.run(e.resource);
-        resource = e.resource;
-        break;
-      case 'resource-disabled':
-        s.setEnabled.run(0, 0, e.note, e.resource);
-        resource = e.resource;
-        break;
-      case 'resource-enabled':
-        s.setEnabled.run(1, 1, null, e.resource);
-        resource = e.resource;
-        break;
-      case 'reset-started':
-        s.setResetting.run(e.resource);
-        resource = e.resource;
-        break;
-      case 'reset-finished':
-        s.resetDone.run(e.ok ? 0 : 1, e.ok ? 1 : 0, e.detail, e.resource);
-        resource = e.resource;
-        break;
-      default:
-        break;
-    }
+    if (e.kind === 'session-opened') s.addSession.run(e.session, e.client, e.tokenHash, e.graceMs, e.at);
+    else if (e.kind === 'session-closed') s.removeSession.run(e.session);
+    this.#mirror.apply(e);
     // The session token's hash is a secret: it stays in the sessions table, not the log.
     const logged = e.kind === 'session-opened' ? { ...e, tokenHash: '' } : e;
-    s.event.run(e.at, e.kind, actor, resource, JSON.stringify(logged));
+    this.#lastSeq = Number(s.event.run(e.at, e.kind, actor, resourceOf(e), JSON.stringify(logged)).lastInsertRowid);
+    this.#sinceCheckpoint++;
   }
 
-  /** The state to resume from after a restart (SPEC §12.6). */
+  /** The state to resume from after a restart (SPEC §12.6): the checkpoint plus the log after it. */
   load(): PoolSnapshot {
     const s = this.#stmts;
-    const fenceRow = s.getFence.get() as { value: string } | undefined;
-    type R = { id: string; type: string; value: string; attrs: string; enabled: number; quarantined: number; resetting: number; fence: number; note: string | null };
+    const m = this.#mirror;
     type S = { id: string; client: string; token_hash: string; grace_ms: number };
-    type L = { id: string; session: string; request_id: string; fence: number; resources: string; granted_at: number };
+    const resources = [...m.resources.values()].map((r) => ({ ...r, attrs: { ...r.attrs } }));
+    let fence = Math.max(this.#savedFence, m.fence);
+    // Never below a fence some resource was granted under, whatever the counter row says.
+    for (const r of resources) if (r.fence > fence) fence = r.fence;
     return {
-      fence: fenceRow === undefined ? 0 : Number(fenceRow.value),
-      resources: (s.allResources.all() as R[]).map((r) => ({
-        id: r.id, type: r.type, value: r.value, attrs: JSON.parse(r.attrs) as Record<string, string>,
-        enabled: r.enabled === 1, quarantined: r.quarantined === 1, resetting: r.resetting === 1, fence: r.fence, note: r.note,
-      })),
+      fence,
+      resources,
       sessions: (s.allSessions.all() as S[]).map((r) => ({ id: r.id, client: r.client, tokenHash: r.token_hash, graceMs: r.grace_ms })),
-      leases: (s.allLeases.all() as L[]).map((r) => ({ id: r.id, session: r.session, requestId: r.request_id, fence: r.fence, resources: JSON.parse(r.resources) as string[], grantedAt: r.granted_at })),
+      leases: [...m.leases.values()].map((l) => ({ ...l, resources: [...l.resources] })),
     };
   }
 
@@ -223,8 +294,33 @@ export class PoolStore {
 
   close(): void {
     if (this.#closed) return;
-    this.commit();
-    this.#closed = true;
-    this.#db.close();
+    try {
+      this.commit();
+      // A store that only read (history, --check) leaves the checkpoint to the server that wrote.
+      if (this.#broken === null && this.#wrote && this.#sinceCheckpoint > 0) this.#db.transaction(() => this.#checkpoint())();
+    } finally {
+      this.#closed = true;
+      this.#db.close();
+    }
+  }
+}
+
+/** The resource an event is about, for `history --resource` (the first, for a lease). */
+function resourceOf(e: PoolEvent): string | null {
+  switch (e.kind) {
+    case 'granted':
+      return e.lease.resources[0]?.id ?? null;
+    case 'released':
+      return e.resources[0] ?? null;
+    case 'resource-added':
+      return e.resource.id;
+    case 'resource-removed':
+    case 'resource-disabled':
+    case 'resource-enabled':
+    case 'reset-started':
+    case 'reset-finished':
+      return e.resource;
+    default:
+      return null;
   }
 }

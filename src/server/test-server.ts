@@ -132,7 +132,13 @@ export class TestServer {
             if (provider === undefined) {
               throw new SubrunError('ERR_RESOURCES', 'this server has no resource pool configured (start it with --pool URL)');
             }
-            grant = await provider.acquire(request.resources, ctx.signal);
+            try {
+              grant = await provider.acquire(request.resources, ctx.signal);
+            } catch (error) {
+              // A Run cancelled while it waits for its grant ends with Done {cancelled: true} (SPEC §7.4, §7.8).
+              if (ctx.signal.aborted) return { ran: 0 };
+              throw error;
+            }
           }
           try {
             const outcome = await suite.run(
