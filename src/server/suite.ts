@@ -20,6 +20,8 @@ export interface RunRequest {
   tests?: string[];
   /** What the resource pool granted this batch; tests see it as `t.resources`. */
   resources?: Readonly<Record<string, unknown>>;
+  /** Environment variables describing the grant (SUBRUN_POOL_*), set for the batch's tests only. */
+  env?: Readonly<Record<string, string>>;
   signal?: AbortSignal;
 }
 

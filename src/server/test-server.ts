@@ -144,7 +144,7 @@ export class TestServer {
             const outcome = await suite.run(
               {
                 ...(request.tests === undefined ? {} : { tests: request.tests }),
-                ...(grant === undefined ? {} : { resources: grant.values }),
+                ...(grant === undefined ? {} : { resources: grant.values, env: grant.env }),
                 signal: ctx.signal,
               },
               sinkOf(ctx),

@@ -19,7 +19,7 @@ writeFileSync(
   path.join(dir, 'batch.test.js'),
   `import { test } from ${TEST_API};
 const hold = () => new Promise((r) => setTimeout(r, 250));
-test('first', async (t) => { console.log('RESOURCES ' + JSON.stringify(t.resources)); await hold(); });
+test('first', async (t) => { console.log('RESOURCES ' + JSON.stringify(t.resources)); console.log('ENV ' + process.env.SUBRUN_POOL_PORT); await hold(); });
 test('second', async (t) => { console.log('RESOURCES ' + JSON.stringify(t.resources)); await hold(); });
 `,
 );
@@ -91,6 +91,7 @@ t.test('two servers that each need the only port run one after the other and lea
   for (const events of [eventsA, eventsB]) {
     const seen = [...stdoutOf(events).matchAll(/RESOURCES (.*)/g)].map((m) => JSON.parse(m[1]!) as unknown);
     t.same(seen, [{ port: [PORT] }, { port: [PORT] }], 'each test saw the granted port as t.resources');
+    t.same([...stdoutOf(events).matchAll(/ENV (.*)/g)].map((m) => m[1]), [PORT], 'and as SUBRUN_POOL_PORT in its environment');
   }
   // Serialised by the pool: one batch's first test starts after the other's last test ended.
   const span = (events: SubunitEvent[]) => {

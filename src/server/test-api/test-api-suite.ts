@@ -163,6 +163,7 @@ export class TestApiSuite implements Suite {
     let handle = await this.#freshWorker();
     const { ids, unknown } = select(this.#info!.tests, request.tests);
     const resources = request.resources ?? {};
+    const env = request.env ?? {};
     let remaining = ids;
     let ran = 0;
     this.#running = true;
@@ -177,6 +178,7 @@ export class TestApiSuite implements Suite {
         const end = await handle.runBatch({
           ids: remaining,
           resources,
+          env,
           progress,
           onResults: (results: TestResult[]) => {
             for (const r of results) {

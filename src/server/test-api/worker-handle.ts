@@ -27,6 +27,7 @@ export type BatchEnd =
 export interface BatchOptions {
   ids: string[];
   resources: Readonly<Record<string, unknown>>;
+  env: Readonly<Record<string, string>>;
   progress: Progress;
   onResults(results: TestResult[]): void;
   /** Called on each watchdog tick with the planned test running now: slow tests get their `inprogress` while they run. */
@@ -126,7 +127,7 @@ export class WorkerHandle {
         if (!this.#exited) this.#worker.unref();
         resolve(end);
       };
-      this.#worker.postMessage({ type: 'run', ids: options.ids, resources: options.resources, progress: progress.buffer });
+      this.#worker.postMessage({ type: 'run', ids: options.ids, resources: options.resources, env: options.env, progress: progress.buffer });
     });
   }
 

@@ -130,12 +130,23 @@ async function runBatch(message: RunMessage): Promise<void> {
     },
     onResult,
   });
+  // The grant's variables (SUBRUN_POOL_*) exist for this batch only. A worker has its own
+  // copy of process.env, so this touches neither the server nor other workers.
+  const saved = new Map<string, string | undefined>();
+  for (const [key, value] of Object.entries(message.env ?? {})) {
+    saved.set(key, process.env[key]);
+    process.env[key] = value;
+  }
   try {
     await runner.run(trees, plan);
   } catch (error) {
     capture.addStray('uncaught-error', `the runner failed:\n${formatFailure(error)}`);
   } finally {
     runner = undefined;
+    for (const [key, value] of saved) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
   }
   flush();
   const heapUsed = getHeapStatistics().used_heap_size;

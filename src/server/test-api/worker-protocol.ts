@@ -23,6 +23,8 @@ export interface RunMessage {
   type: 'run';
   ids: string[];
   resources: Readonly<Record<string, unknown>>;
+  /** Set in the worker's process.env for this batch, then restored. */
+  env: Readonly<Record<string, string>>;
   /** Progress shared with the main thread (see progress.ts). */
   progress: SharedArrayBuffer;
 }
