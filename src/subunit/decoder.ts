@@ -84,6 +84,9 @@ export class StreamDecoder {
   push(chunk: Uint8Array): void {
     if (this.ended) throw new SubrunError('ERR_INVALID_STATE', 'StreamDecoder.push() called after end()');
     if (!(chunk instanceof Uint8Array)) throw new InvalidArgumentError('chunk', 'a Uint8Array', chunk);
+    // A plain Uint8Array: its subarray() (the `raw` views) is ~2x cheaper than a
+    // Buffer's or a new view's, and its slice() copies where Buffer's does not.
+    if (chunk.constructor !== Uint8Array) chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     let from = 0;
     if (this.pendLen > 0) {
       from = this.completePending(chunk);
@@ -341,8 +344,8 @@ export class StreamDecoder {
       if (status !== 0) event.status = STATUSES[status];
       event.runnable = (flags & FLAG_RUNNABLE) !== 0;
       if (flags & FLAG_EOF) event.eof = true;
-      // A plain Uint8Array view: Buffer.subarray costs more (species lookup, FastBuffer).
-      this.handler.packet(event, new Uint8Array(data.buffer, data.byteOffset + start, bodyEnd + 4 - start), offset);
+      // `data` is a plain Uint8Array (see push), so this is a cheap view.
+      this.handler.packet(event, data.subarray(start, bodyEnd + 4), offset);
       return true;
     }
     if (this.p === -2) {
