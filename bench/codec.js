@@ -126,7 +126,7 @@ console.log(row('encode, subrun encodeBatch (one buffer)', median(batchTimes)));
 console.log(row('encode, python-subunit', pyEnc));
 console.log(row('decode, subrun StreamDecoder', dec));
 console.log(row('decode, python-subunit', pyDec));
-console.log(row('CRC32 whole stream, JS slice-by-4', median(crcJs)));
+console.log(row('CRC32 whole stream, JS slice-by-8 (ours)', median(crcJs)));
 console.log(row('CRC32 whole stream, zlib.crc32', median(crcNative)));
 console.log(row('CRC32 per packet, zlib.crc32', median(crcNativePerPacket)));
 console.log(`encode: ${(pyEnc / enc).toFixed(1)}x python-subunit with encode() per packet, ${(pyEnc / median(batchTimes)).toFixed(1)}x with encodeBatch (target >= 20x)`);

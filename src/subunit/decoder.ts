@@ -12,7 +12,7 @@ import {
   SIGNATURE,
   STATUS_MASK,
 } from './constants.js';
-import { crc32 } from './crc32.js';
+import { crc32View } from './crc32.js';
 import { SubunitError, SubunitErrorCode } from './errors.js';
 import { STATUSES, type SubunitEvent } from './event.js';
 import { Utf8Cache } from './utf8.js';
@@ -63,6 +63,9 @@ export class StreamDecoder {
   private utf8Need = 0;
   private ended = false;
   private readonly strings = new Utf8Cache();
+  /** A DataView of the last buffer checksummed (the chunk, or the pending bytes), for crc32View. */
+  private viewOf: Uint8Array | undefined;
+  private view: DataView = new DataView(new ArrayBuffer(0));
   /** Scratch result of readNumber: the position after the number, or -1 when it ran past its packet. */
   private p = 0;
 
@@ -246,7 +249,11 @@ export class StreamDecoder {
     if (avail < length) return final ? this.truncated(silent, offset, avail, length) : NEED_MORE;
     const bodyEnd = i + length - 4;
     const stored = ((data[bodyEnd]! << 24) | (data[bodyEnd + 1]! << 16) | (data[bodyEnd + 2]! << 8) | data[bodyEnd + 3]!) >>> 0;
-    const crc = crc32(data, i, bodyEnd);
+    if (data !== this.viewOf) {
+      this.viewOf = data;
+      this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    }
+    const crc = crc32View(this.view, i, bodyEnd);
     if (crc !== stored) {
       return this.reject(
         silent,

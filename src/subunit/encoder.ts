@@ -12,7 +12,7 @@ import {
   SIGNATURE,
   VERSION_BITS,
 } from './constants.js';
-import { crc32 } from './crc32.js';
+import { crc32View } from './crc32.js';
 import { SubunitError, SubunitErrorCode } from './errors.js';
 import { STATUSES, type SubunitEvent, type TestStatus } from './event.js';
 import { encodeUtf8 } from './utf8.js';
@@ -41,6 +41,8 @@ export class PacketEncoder {
    * packet). A kept packet pins at most one slab.
    */
   private buf = new Uint8Array(SLAB);
+  /** A DataView of `buf`, for crc32View. */
+  private view = new DataView(this.buf.buffer);
   /** Where the packet being written starts in `buf`. */
   private start = 0;
   private pos = 0;
@@ -153,7 +155,7 @@ export class PacketEncoder {
     buf[s + 1] = flags >>> 8;
     buf[s + 2] = flags & 0xff;
     writeNumber(buf, s + 3, total);
-    const crc = crc32(buf, s, this.pos);
+    const crc = crc32View(this.view, s, this.pos);
     const p = this.pos;
     buf[p] = crc >>> 24;
     buf[p + 1] = (crc >>> 16) & 0xff;
@@ -173,6 +175,7 @@ export class PacketEncoder {
     const next = new Uint8Array(Math.max(SLAB, need * 2));
     if (used > 0) next.set(this.buf.subarray(this.keepFrom, this.pos));
     this.buf = next;
+    this.view = new DataView(next.buffer);
     this.start -= this.keepFrom;
     this.pos = used;
     this.keepFrom = 0;
