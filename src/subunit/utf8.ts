@@ -48,9 +48,10 @@ export class Utf8Cache {
     const slot = (n * 31 + bytes[end - 1]! * 7 + bytes[start + (n >> 1)]! * 3 + bytes[start]!) & (SLOTS - 1);
     const cached = this.values[slot];
     if (cached !== undefined && cached.length === n) {
-      let i = 0;
-      while (i < n && cached.charCodeAt(i) === bytes[start + i]) i++;
-      if (i === n) return cached;
+      // From the end: test ids sharing a slot and a length mostly differ in their last characters.
+      let i = n - 1;
+      while (i >= 0 && cached.charCodeAt(i) === bytes[start + i]) i--;
+      if (i < 0) return cached;
     }
     let i = start;
     for (; i < end; i++) {
