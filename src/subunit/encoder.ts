@@ -32,6 +32,10 @@ const STATUS_BITS: ReadonlyMap<string, number> = new Map(STATUSES.map((s, i) => 
 const EMPTY = new Uint8Array(0);
 /** Size of the encoder's slabs; a packet larger than this gets a slab of its own. */
 const SLAB = 65536;
+/** encodeBatch reserves at most this much from its sample; beyond, the slab doubles as it fills. */
+const MAX_RESERVE = 1 << 28;
+/** How many packets of a batch encodeBatch measures before reserving room for the rest. */
+const SAMPLE = 64;
 /** Default attachment chunk of encodeFileChunks: small enough to interleave on a live stream. */
 export const DEFAULT_FILE_CHUNK = 65536;
 
@@ -81,10 +85,12 @@ export class PacketEncoder {
     this.pos = this.keepFrom = this.start;
     if (this.buf.length - this.start < 256) this.newSlab(0);
     try {
+      let k = 0;
       for (const event of events) {
         // Not `this.start += this.write(event)`: write() may move the batch to a new slab, and start with it.
         const size = this.write(event);
         this.start += size;
+        if (++k === SAMPLE && Array.isArray(events)) this.reserveFor(events.length - k, k);
       }
     } catch (error) {
       this.start = this.keepFrom;
@@ -174,15 +180,28 @@ export class PacketEncoder {
     return total;
   }
 
+  /**
+   * Sizes the batch's slab from its first `done` packets, so a long batch is not
+   * copied at every doubling. An event much larger than the sample still goes
+   * through ensure().
+   */
+  private reserveFor(remaining: number, done: number): void {
+    const used = this.start - this.keepFrom;
+    const projected = used + Math.ceil((used / done) * remaining * 1.125) + 256;
+    if (projected <= this.buf.length - this.keepFrom || projected > MAX_RESERVE) return;
+    this.pos = this.start;
+    this.newSlab(projected, true);
+  }
+
   /** Makes room for `extra` more bytes and the CRC, moving the packet so far to a new slab if needed. */
   private ensure(extra: number): void {
     if (this.pos + extra + 4 <= this.buf.length) return;
     this.newSlab(this.pos - this.keepFrom + extra + 4);
   }
 
-  private newSlab(need: number): void {
+  private newSlab(need: number, exact = false): void {
     const used = Math.max(0, this.pos - this.keepFrom);
-    const next = new Uint8Array(Math.max(SLAB, need * 2));
+    const next = new Uint8Array(exact ? need : Math.max(SLAB, need * 2));
     if (used > 0) next.set(this.buf.subarray(this.keepFrom, this.pos));
     this.buf = next;
     this.view = new DataView(next.buffer);
