@@ -124,4 +124,7 @@ t.test('kept packets stay intact across slabs, and encodeBatch equals encode bac
   t.ok(Buffer.from(after).equals(Buffer.from(encodePacket({ testId: 'after' }))));
   t.throws(() => enc.encodeBatch([{ testId: 'ok' }, { testId: 'a\0' }]), { code: 'ERR_SUBUNIT_ENCODE' });
   t.ok(Buffer.from(enc.encodeBatch([{ testId: 'x' }])).equals(Buffer.from(encodePacket({ testId: 'x' }))), 'a refused batch leaves nothing behind');
+  const late = [...events.slice(0, 200), { testId: 'bad\0' }];
+  t.throws(() => enc.encodeBatch(late), { code: 'ERR_SUBUNIT_ENCODE' }, 'refused after the batch reserved its room');
+  t.ok(Buffer.from(enc.encodeBatch(events)).equals(Buffer.concat(copies)), 'and the next batch is still right');
 });

@@ -138,3 +138,15 @@ t.test('maxPacketBytes rejects longer candidates as soon as their length arrives
   t.same(errors, ['ERR_SUBUNIT_LENGTH'], 'judged from the header alone');
   d.end();
 });
+
+t.test('text and file bytes from a Buffer chunk are copies the handler may keep', async (t) => {
+  const chunk = Buffer.concat([Buffer.from('stray'), Buffer.from(encodePacket({ testId: 'a', fileName: 'f', fileBytes: Buffer.from('abc') }))]);
+  const text: Uint8Array[] = [];
+  const files: Uint8Array[] = [];
+  const d = new StreamDecoder({ packet: (e) => files.push(e.fileBytes!), nonSubunit: (b) => text.push(b), error() {} });
+  d.push(chunk);
+  d.end();
+  chunk.fill(0x7a);
+  t.same(Buffer.from(text[0]!).toString(), 'stray', 'text survives the chunk being reused');
+  t.same(Buffer.from(files[0]!).toString(), 'abc', 'file bytes survive the chunk being reused');
+});
