@@ -6,6 +6,7 @@ import { registerServeCommands } from './serve.js';
 import { registerHistoryCommands } from './history.js';
 import { registerPoolCommands } from './pool.js';
 import { registerInitCommands } from './init.js';
+import { registerRunCommands } from './run.js';
 
 /**
  * Builds the commander program over the given streams (STYLE §7). Each command
@@ -33,6 +34,7 @@ export function createProgram(ctx: CliContext): Command {
   registerHistoryCommands(program, ctx);
   registerPoolCommands(program, ctx);
   registerInitCommands(program, ctx);
+  registerRunCommands(program, ctx);
   return program;
 }
 
