@@ -139,7 +139,7 @@ async function runServerMode(request: RunRequest): Promise<RunOutcome> {
     const summary = interrupted ? await writer.abort('the run was interrupted') : await writer.finish();
     const problems = fleet.problems.slice();
     for (const p of problems.slice(reported)) notice(`${p.message} [${p.code}]`);
-    await fleet.close();
+    await fleet.close(interrupted ? { timeoutMs: 1000 } : {});
     const outcome: RunOutcome = { summary, mode: 'server', notRun: result.notRun, interrupted, problems, crashes: result.crashes };
     if (request.analyzeIsolation === true && !interrupted) {
       outcome.isolation = await analyzeFailures(request, entries[0]!, summary, before, clock);

@@ -13,6 +13,8 @@ export interface BatchRunOptions {
   /** Per-test limit for tests that set none (v2). */
   testTimeoutMs?: number;
   resources?: Record<string, ResourceNeed>;
+  /** After the signal aborts, how long the running test may take before the server is stopped. @default 2000 */
+  cancelGraceMs?: number;
   /** How long a dying server may take to exit once killed. @default 5000 */
   reapMs?: number;
   clock: Clock;
@@ -69,6 +71,16 @@ export async function runBatch(server: TestServerProcess, tests: readonly string
       options.onEvent(event);
     },
   });
+  // SPEC §7.4: Cancel stops new tests, but the running one may take long; after the
+  // grace period the server is stopped instead of waited for.
+  let graceTimer: { cancel(): void } | undefined;
+  const onAbort = (): void => {
+    graceTimer = options.clock.setTimeout(() => {
+      server.connection.destroy(new SubrunError('ERR_ABORTED', 'the run was interrupted and the server did not stop in time'));
+    }, options.cancelGraceMs ?? 2000);
+  };
+  if (options.signal?.aborted === true) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const done = await handle.done;
     report.unknown = done.unknown ?? [];
@@ -79,13 +91,17 @@ export async function runBatch(server: TestServerProcess, tests: readonly string
     const closed = await reap(server, options);
     report.crash = { error: err, exitCode: closed.exitCode, signal: closed.signal, stderrTail: closed.stderrTail ?? '' };
     report.cancelled = options.signal?.aborted === true;
-    const blamed = open.at(-1);
+    // A batch of one test has one suspect even when its `inprogress` never left the server.
+    const blamed = open.at(-1) ?? (tests.length === 1 && !finished.has(tests[0]!) ? tests[0] : undefined);
     if (blamed !== undefined && !report.cancelled) {
       report.blamed = blamed;
       finished.add(blamed);
       options.onEvent(blameEvent(blamed, server, report.crash, options.clock));
     }
     return report;
+  } finally {
+    graceTimer?.cancel();
+    options.signal?.removeEventListener('abort', onAbort);
   }
 }
 

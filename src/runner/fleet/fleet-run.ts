@@ -57,8 +57,16 @@ export async function runOnFleet(fleet: Fleet, options: FleetRunOptions): Promis
       const report = await runOne(server, batch.tests, slot, options);
       if (report.crash === undefined) return {};
       crashes++;
-      const unfinished = report.cancelled ? [] : remaining(batch.units, report);
-      const fresh = await fleet.replace(slot);
+      let unfinished = report.cancelled ? [] : remaining(batch.units, report);
+      let fresh = await fleet.replace(slot);
+      if (report.blamed === undefined && unfinished.length > 0 && fresh !== undefined) {
+        // Nobody was seen running: find the culprit by running the rest one test at a time.
+        const alone = await oneByOne(fleet, slot, fresh, unfinished, options);
+        crashes += alone.crashes;
+        batches += alone.batches;
+        unfinished = alone.unfinished;
+        fresh = alone.server;
+      }
       return { unfinished, retire: fresh === undefined };
     },
   });
@@ -82,6 +90,40 @@ async function runOne(server: TestServerProcess, tests: readonly string[], slot:
     options.onEvent(unknownTest(id, server, options.clock), slot, server);
   }
   return report;
+}
+
+/**
+ * After a crash that named no test: run the batch's remaining tests one per Run, so the
+ * next crash has exactly one suspect. Stops at the first crash (the culprit is then
+ * blamed) and hands the rest back to the queue, or when the slot is retired.
+ */
+async function oneByOne(
+  fleet: Fleet,
+  slot: number,
+  server: TestServerProcess,
+  units: readonly WorkUnit[],
+  options: FleetRunOptions,
+): Promise<{ unfinished: WorkUnit[]; server: TestServerProcess | undefined; crashes: number; batches: number }> {
+  const tests = units.flatMap((u) => u.tests);
+  const done = new Set<string>();
+  let crashes = 0;
+  let batches = 0;
+  let current: TestServerProcess | undefined = server;
+  for (const id of tests) {
+    if (current === undefined || options.signal?.aborted === true) break;
+    batches++;
+    const report = await runOne(current, [id], slot, options);
+    for (const f of report.finished) done.add(f);
+    if (report.crash !== undefined) {
+      crashes++;
+      current = await fleet.replace(slot);
+      if (report.blamed !== undefined) break;
+    }
+  }
+  const rest = units
+    .map((u) => ({ ...u, tests: u.tests.filter((id) => !done.has(id)) }))
+    .filter((u) => u.tests.length > 0);
+  return { unfinished: rest, server: current, crashes, batches };
 }
 
 /** The units' tests that neither finished nor were blamed, kept in their units. */

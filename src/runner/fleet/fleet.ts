@@ -109,10 +109,10 @@ export class Fleet {
   }
 
   /** Goodbye to every server (bounded), then close their transports. Idempotent. */
-  async close(): Promise<void> {
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#closed = true;
     const servers = this.#servers.splice(0, this.#servers.length, ...this.#servers.map(() => undefined));
-    await Promise.all(servers.map((s) => (s === undefined ? undefined : this.#stop(s))));
+    await Promise.all(servers.map((s) => (s === undefined ? undefined : this.#stop(s, options.timeoutMs))));
   }
 
   /** Stop every server now (a second Ctrl-C). Idempotent. */
@@ -141,14 +141,19 @@ export class Fleet {
     }
   }
 
-  async #stop(server: TestServerProcess): Promise<void> {
-    const goodbyeMs = this.#options.goodbyeMs ?? 5000;
+  async #stop(server: TestServerProcess, timeoutMs?: number): Promise<void> {
+    const goodbyeMs = timeoutMs ?? this.#options.goodbyeMs ?? 5000;
     try {
       await server.connection.goodbye({ timeoutMs: goodbyeMs });
     } catch {
       // A server that cannot say goodbye is stopped below all the same.
     }
-    await server.transport.close();
+    if (timeoutMs !== undefined) {
+      server.transport.destroy();
+      await server.transport.closed;
+    } else {
+      await server.transport.close();
+    }
   }
 }
 

@@ -75,9 +75,9 @@ async function openTransport(config: RunnerConfig, entry: ServerEntry, slot: num
   try {
     switch (entry.kind) {
       case 'local':
-        return await spawnTransport(serverCommand(config, entry), { ...common, shell: true, protocolFd: true, cwd: options.cwd, ...(options.env === undefined ? {} : { env: options.env }) });
+        return await spawnTransport(execPrefixed(serverCommand(config, entry)), { ...common, shell: true, protocolFd: true, cwd: options.cwd, ...(options.env === undefined ? {} : { env: options.env }) });
       case 'ssh': {
-        const command = `cd ${shellQuote(entry.path)} && ${serverCommand(config, entry)}`;
+        const command = `cd ${shellQuote(entry.path)} && ${execPrefixed(serverCommand(config, entry))}`;
         const url = formatTransportUrl({ kind: 'ssh', user: entry.user, host: entry.host, port: entry.port, command });
         return await dial(url, { ...common, sshArgs: options.sshArgs ?? [], ...(options.env === undefined ? {} : { env: options.env }) });
       }
@@ -96,6 +96,16 @@ function serverCommand(config: RunnerConfig, entry: ServerEntry): string {
     });
   }
   return config.testServerCommand;
+}
+
+/**
+ * `exec CMD` for a simple command, so that the server is the process we spawned and a
+ * kill by pid (a hung server) reaches it rather than only the shell that started it.
+ * A compound command (`a && b`, pipes, subshells) is left as written.
+ */
+export function execPrefixed(command: string): string {
+  if (/^\s*exec\s/.test(command) || /[;&|\n()`]|\$\(/.test(command)) return command;
+  return `exec ${command}`;
 }
 
 /** ERR_SERVER_START: names the entry and keeps what the server said on its way down. */
