@@ -26,3 +26,7 @@ export * from './runner/config/index.js';
 export * from './runner/legacy/index.js';
 export * from './runner/scheduler/index.js';
 export { runLegacy, type LegacyRunOptions, type LegacyRunResult, type LegacyPartitionOutcome } from './runner/run-legacy.js';
+export * from './runner/fleet/index.js';
+export { runTests, listSelectedTests, outcomeExitCode, type RunRequest, type RunOutcome, type RunStartInfo } from './runner/run.js';
+export { selectTests, compileFilters, type SelectionRequest } from './runner/selection.js';
+export { junitFromResults } from './report/run-junit.js';

@@ -99,10 +99,12 @@ async function runServerMode(request: RunRequest): Promise<RunOutcome> {
   const clock = request.clock ?? systemClock;
   const entries = await serverEntries(request);
   const notice = request.onNotice ?? (() => {});
+  // SPEC §14.5: the pool a batch leases from is handed to local servers in SUBRUN_POOL_URL.
+  const env = config.resources === undefined || request.env === undefined ? request.env : { ...(request.env ?? {}), SUBRUN_POOL_URL: config.resources.pool };
   const fleet = await Fleet.start(config, entries, {
     cwd: request.cwd,
     clock,
-    ...(request.env === undefined ? {} : { env: request.env }),
+    ...(env === undefined ? {} : { env }),
     ...(request.sshArgs === undefined ? {} : { sshArgs: request.sshArgs }),
     ...(request.signal === undefined ? {} : { signal: request.signal }),
     ...(request.restartBudget === undefined ? {} : { restartBudget: request.restartBudget }),
@@ -127,6 +129,7 @@ async function runServerMode(request: RunRequest): Promise<RunOutcome> {
       groupKey: makeGroupKey(config.groupRegex),
       clock,
       isolated: request.isolated === true,
+      ...(config.resources === undefined ? {} : { resources: config.resources.perBatch }),
       ...(config.timeouts.perTestMs === undefined ? {} : { testTimeoutMs: config.timeouts.perTestMs }),
       ...(request.signal === undefined ? {} : { signal: request.signal }),
       onEvent: (event, worker, server) => {
