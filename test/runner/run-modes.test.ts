@@ -125,3 +125,10 @@ t.test('usage errors are exit 2', async (t) => {
   t.equal(bad.code, 2);
   t.match(bad.stderr, /not a valid regular expression/);
 });
+
+t.test('on a terminal: a live progress line, erased before the summary', async (t) => {
+  const r = await runSubrun(['run', '--config', project.serverConfig(), '--repo', '.tty', 'group'], { cwd: project.dir, isTTY: true });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /\r\d+\/2 tests, \d+s(, ETA \d+s)?\x1b\[K/);
+  t.match(r.stdout, /\r\x1b\[KRan 2 tests in [\d.]+s\nPASSED \(id=\d+\)\n$/);
+});
