@@ -132,3 +132,26 @@ t.test('on a terminal: a live progress line, erased before the summary', async (
   t.match(r.stdout, /\r\d+\/2 tests, \d+s(, ETA \d+s)?\x1b\[K/);
   t.match(r.stdout, /\r\x1b\[KRan 2 tests in [\d.]+s\nPASSED \(id=\d+\)\n$/);
 });
+
+t.test('--until-failure repeats until a run fails; legacy --isolated runs a process per test', async (t) => {
+  const flaky = makeJsProject({
+    'f.test.js': `
+import { readFileSync, writeFileSync } from 'node:fs';
+test('fails on the third run', () => {
+  let n = 0;
+  try { n = Number(readFileSync('count', 'utf8')); } catch {}
+  writeFileSync('count', String(n + 1));
+  assert.ok(n < 2, 'third time unlucky');
+});
+`,
+  });
+  t.teardown(() => flaky.remove());
+  const r = await runSubrun(['run', '--until-failure', '--config', flaky.serverConfig({ concurrency: 1 })], { cwd: flaky.dir });
+  t.equal(r.code, 1, r.stderr);
+  t.equal(readFileSync(path.join(flaky.dir, 'count'), 'utf8'), '3');
+  const history = await runSubrun(['history'], { cwd: flaky.dir });
+  t.equal(history.stdout.trim().split('\n').length, 2 + 3, 'three runs recorded');
+  const isolated = await runSubrun(['run', '--isolated', '--config', project.legacyConfig(), '--repo', '.legacy-isolated', 'group'], { cwd: project.dir });
+  t.equal(isolated.code, 0, isolated.stderr);
+  t.same(lastResults(project.dir, '.legacy-isolated'), new Map([['b.test.js > group > one', 'success'], ['b.test.js > group > two', 'success']]));
+});
