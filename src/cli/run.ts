@@ -158,7 +158,11 @@ async function runOnce(
     ...(extra.concurrency === undefined ? {} : { concurrency: extra.concurrency }),
     ...(extra.loadList === undefined ? {} : { loadList: extra.loadList }),
     onNotice: say,
-    onStderr: () => {},
+    // A test command's or server's stderr is the user's to see, as testr passes it through.
+    onStderr: (chunk) => {
+      progress?.clear();
+      ctx.stderr.write(chunk);
+    },
     onStart: (info) => {
       if (!plain && ctx.isTTY && info.tests !== null) {
         progress = new ProgressLine(ctx.stdout, { total: info.tests.length, expectedMs: info.expectedMs, concurrency: info.concurrency, clock });
