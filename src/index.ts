@@ -35,3 +35,7 @@ export { TestApiSuite, type TestApiSuiteOptions, type SuiteStats } from './serve
 export { CommandBridgeSuite, type CommandBridgeOptions } from './server/command-bridge/command-bridge-suite.js';
 export { shellQuote, type CommandTemplate } from './server/command-bridge/command-template.js';
 export { PoolResources, toPoolNeeds, type PoolResourcesOptions } from './server/pool-resources.js';
+export * from './runner/fleet/index.js';
+export { runTests, listSelectedTests, outcomeExitCode, type RunRequest as TestRunRequest, type RunOutcome as TestRunOutcome, type RunStartInfo } from './runner/run.js';
+export { selectTests, compileFilters, type SelectionRequest } from './runner/selection.js';
+export { junitFromResults } from './report/run-junit.js';

@@ -8,6 +8,7 @@ import { registerPoolCommands } from './pool.js';
 import { registerInitCommands } from './init.js';
 import { registerStreamCommands } from './stream.js';
 import { registerCheckCommands } from './check.js';
+import { registerRunCommands } from './run.js';
 
 /**
  * Builds the commander program over the given streams (STYLE §7). Each command
@@ -37,6 +38,7 @@ export function createProgram(ctx: CliContext): Command {
   registerInitCommands(program, ctx);
   registerStreamCommands(program, ctx);
   registerCheckCommands(program, ctx);
+  registerRunCommands(program, ctx);
   return program;
 }
 
