@@ -19,8 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-else
-  npm run build
-fi
+# `npm install`, not `npm ci`: npm 11 here refuses `npm ci` on a lock file that records only
+# this platform's optional msgpackr-extract binary (it reports the others as missing).
+# install still follows package-lock.json; `prepare` builds dist/.
+npm install --no-audit --no-fund
