@@ -25,6 +25,8 @@ export class RunRecorder {
   readonly #decoder: StreamDecoder;
   /** Tests with an `inprogress` and no final status yet, with their start (ms or null). */
   readonly #open = new Map<string, number | null>();
+  /** Route code and tags of each open test's inprogress: python-subunit keys a test by id and route code. */
+  readonly #openRoute = new Map<string, { routeCode?: string; tags?: string[] }>();
   /** Final results in the order the tests first finished. */
   readonly #results = new Map<string, TestResult>();
   #minTs = Infinity;
@@ -108,7 +110,10 @@ export class RunRecorder {
     const timestamp = this.#lastTs ?? timestampFromMillis(this.#now());
     const fileBytes = TEXT.encode(`subrun: ${reason}\n`);
     for (const testId of dangling) {
+      // The closing packet must carry the inprogress packet's route code, or python-subunit's
+      // tools count it as a second test next to one left incomplete.
       const event: SubunitEvent = {
+        ...this.#openRoute.get(testId),
         testId,
         status: 'fail',
         timestamp,
@@ -158,12 +163,19 @@ export class RunRecorder {
     if (testId === undefined || status === undefined) return;
     if (status === 'inprogress') {
       // A repeated inprogress (a retried test) keeps the first start while still open.
-      if (!this.#open.has(testId)) this.#open.set(testId, ms);
+      if (!this.#open.has(testId)) {
+        this.#open.set(testId, ms);
+        this.#openRoute.set(testId, {
+          ...(event.routeCode === undefined ? {} : { routeCode: event.routeCode }),
+          ...(event.tags === undefined ? {} : { tags: [...event.tags] }),
+        });
+      }
       return;
     }
     if (!FINAL_STATUSES.has(status)) return;
     const start = this.#open.get(testId);
     this.#open.delete(testId);
+    this.#openRoute.delete(testId);
     const durationMs = start != null && ms !== null ? Math.max(0, ms - start) : null;
     this.#results.set(testId, { testId, status: status as FinalStatus, durationMs });
   }
