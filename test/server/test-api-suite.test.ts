@@ -160,7 +160,7 @@ t.test('changed code is seen by the next run: the worker is recycled', async (t)
   const s = suite(t, { root: dir, files: ['fresh.test.js'] });
   const first = new RecordingSink();
   await s.run({}, first);
-  t.same(first.finals, { 'fresh.test.js > value is one': 'success' });
+  t.same(first.finals, { 'fresh.test.js > value is one': 'success' }, { diag: Object.fromEntries(first.byId) });
   const again = new RecordingSink();
   await s.run({}, again);
   t.equal(s.stats.workerStarts, 1, 'an unchanged suite keeps its warm worker');
@@ -170,7 +170,7 @@ t.test('changed code is seen by the next run: the worker is recycled', async (t)
   utimesSync(helper, future, future);
   const second = new RecordingSink();
   await s.run({}, second);
-  t.same(second.finals, { 'fresh.test.js > value is one': 'fail' }, 'an imported module that changed is reloaded');
+  t.same(second.finals, { 'fresh.test.js > value is one': 'fail' }, 'an imported module that changed is reloaded', { diag: Object.fromEntries(second.byId) });
   t.equal(s.stats.workerStarts, 2);
   t.match(s.stats.lastRecycleReason, /value\.js changed/);
 
@@ -178,7 +178,7 @@ t.test('changed code is seen by the next run: the worker is recycled', async (t)
   utimesSync(file, future, new Date(Date.now() + 10_000));
   const listed = new RecordingSink();
   await s.list(listed);
-  t.same(listed.events.map((e) => e.testId), ['fresh.test.js > renamed'], 'a changed test file is listed afresh');
+  t.same(listed.events.map((e) => e.testId), ['fresh.test.js > renamed'], 'a changed test file is listed afresh', { diag: Object.fromEntries(listed.byId) });
 });
 
 t.test('recycling after N batches and above a heap threshold', async (t) => {
