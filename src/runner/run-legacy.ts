@@ -11,6 +11,7 @@ import { BatchQueue, type BatchQueueOptions } from './scheduler/batch-queue.js';
 import { dispatch } from './scheduler/dispatch.js';
 import { lptPartition } from './scheduler/lpt.js';
 import { makeUnits } from './scheduler/work-unit.js';
+import { compileFilters } from './selection.js';
 
 export interface LegacyRunOptions {
   cwd: string;
@@ -167,14 +168,3 @@ async function runBatches(
   return { partitions, aborted: options.signal?.aborted === true || partitions.some((p) => p.result.aborted) };
 }
 
-/** testr's filters: Python `re.search`, any of them; Python named groups rewritten. */
-function compileFilters(filters: readonly string[] | undefined): RegExp[] | null {
-  if (filters === undefined || filters.length === 0) return null;
-  return filters.map((f) => {
-    try {
-      return new RegExp(f.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>'));
-    } catch (error) {
-      throw new SubrunError('ERR_USAGE', `test filter ${JSON.stringify(f)} is not a valid regular expression: ${(error as Error).message}`, { details: { filter: f } });
-    }
-  });
-}

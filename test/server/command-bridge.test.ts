@@ -16,12 +16,13 @@ const TESTR = {
   idOption: '--load-list $IDFILE',
 };
 
-t.test('template expansion follows .testr.conf and quotes every id', async (t) => {
+t.test('template expansion follows .testr.conf and quotes every id where it stands', async (t) => {
   t.equal(listCommand(TESTR), `${PYTHON} -m subunit.run discover -s . -p 'test_*.py' --list `);
   t.equal(runCommand(TESTR, undefined, undefined), `${PYTHON} -m subunit.run discover -s . -p 'test_*.py'  `);
   t.equal(runCommand(TESTR, ['a'], '/tmp/x y/ids'), `${PYTHON} -m subunit.run discover -s . -p 'test_*.py'  --load-list '/tmp/x y/ids'`);
   t.equal(runCommand({ testCommand: 'run $IDOPTION', idOption: '$IDLIST' }, ["it's", 'a b'], undefined), `run 'it'\\''s' 'a b'`);
-  t.equal(runCommand({ testCommand: 'echo ${HOME:-x} $IDOPTION', idOption: '$IDLIST' }, ['a'], undefined), `echo \${HOME:-x} 'a'`, 'shell variables are left alone');
+  t.equal(runCommand({ testCommand: 'echo ${HOME:-x} $IDOPTION', idOption: '$IDLIST' }, ['a'], undefined), `echo \${HOME:-x} a`, 'shell variables are left alone');
+  t.equal(runCommand({ testCommand: 'run $IDOPTION', idOption: '--load-list "$IDFILE"' }, ['a'], '/tmp/it\'s "x"'), 'run --load-list "/tmp/it\'s \\"x\\""', 'a path inside double quotes is escaped for them, not single-quoted');
   t.equal(shellQuote(''), "''");
   t.throws(() => runCommand({ testCommand: 'run $IDOPTION' }, ['a'], undefined), { code: 'ERR_INVALID_ARGUMENT', message: /idOption/ });
   t.throws(() => new CommandBridgeSuite({ testCommand: '  ', cwd: '/' }), { code: 'ERR_INVALID_ARGUMENT', message: /testCommand/ });

@@ -2,7 +2,7 @@ import { SubrunError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import { ClientConnection } from '../../rpc/client.js';
 import { dial, spawnTransport, formatTransportUrl, type Transport, type TransportClosed } from '../../transport/index.js';
-import { shellQuote } from '../legacy/shell-template.js';
+import { shellQuote } from '../../core/shell.js';
 import type { RunnerConfig, ServerEntry } from '../config/runner-config.js';
 
 /** How to reach and talk to the servers of a run. */

@@ -1,5 +1,5 @@
 import type { RunnerConfig } from '../config/runner-config.js';
-import { substituteShell, type TemplateValue } from './shell-template.js';
+import { substituteShell, type TemplateValue } from '../../core/shell.js';
 
 const TEST_VARS = ['IDOPTION', 'IDFILE', 'IDLIST', 'LISTOPT'] as const;
 

@@ -3,5 +3,5 @@ export { runPartition, RETURNCODE_TEST_ID, type PartitionOptions, type Partition
 export { InstancePool, type InstancePoolOptions } from './instance-pool.js';
 export { resolveConcurrency } from './concurrency.js';
 export { listCommand, runCommand, instanceCommand } from './commands.js';
-export { shellQuote, substituteShell, type TemplateValue } from './shell-template.js';
+export { shellQuote, substituteShell, type TemplateValue } from '../../core/shell.js';
 export { runShell, type ShellOptions, type ShellResult } from './shell-process.js';

@@ -1,6 +1,6 @@
 import { SubrunError } from '../../core/errors.js';
 import type { InstanceHooks } from '../config/runner-config.js';
-import { substituteShell } from './shell-template.js';
+import { substituteShell } from '../../core/shell.js';
 import { describeExit, runShell } from './shell-process.js';
 
 export interface InstancePoolOptions {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../core/errors.js';
+import { InvalidArgumentError } from './errors.js';
 
 /** Characters that need no quoting in a POSIX shell word. */
 const SAFE_WORD = /^[A-Za-z0-9_.\-/:=,+@%]+$/;
