@@ -21,5 +21,8 @@ fi
 
 # `npm install`, not `npm ci`: npm 11 here refuses `npm ci` on a lock file that records only
 # this platform's optional msgpackr-extract binary (it reports the others as missing).
-# install still follows package-lock.json; `prepare` builds dist/.
+# install still follows package-lock.json; `prepare` builds dist/ and runs `tap build`: tap
+# compiles its plugin set from package.json's "tap" config, and without that step its first
+# run starts every test file with tap's default plugins (tsx's loader among them, which
+# then loads ambiguous .js test files as CommonJS inside our test-server workers).
 npm install --no-audit --no-fund
