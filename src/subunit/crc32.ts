@@ -54,6 +54,12 @@ export function crc32View(view: DataView, start: number, end: number, crc = 0): 
       t[d >>> 24]!;
     i += 8;
   }
+  // A 4-byte step for the tail (the last four of the same tables): packets are rarely a multiple of 8.
+  if (end - i >= 4) {
+    c ^= view.getInt32(i, true);
+    c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
+    i += 4;
+  }
   while (i < end) c = t[(c ^ view.getUint8(i++)) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }

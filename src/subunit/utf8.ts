@@ -82,17 +82,20 @@ export class Utf8Cache {
     // Only ASCII strings are cached: for them, characters and bytes correspond one to one.
     const s = latin1Slice !== undefined ? latin1Slice.call(bytes, start, end) : decodeUtf8(bytes, start, end)!;
     this.values[slot] = s;
-    const keys = this.keys;
-    for (let i = 0; i < n; i++) keys[k + i] = bytes[start + i]!;
+    const keyView = this.keyView;
+    let i = 0;
+    for (const n4 = n - 3; i < n4; i += 4) keyView.setInt32(k + i, view.getInt32(start + i, true), true);
+    for (; i < n; i++) keyView.setUint8(k + i, bytes[start + i]!);
     return s;
   }
 
+  /** Compares from the end: strings sharing a slot and a length mostly differ in their last bytes (test_a, test_b). */
   private sameBytes(view: DataView, bytes: Uint8Array, start: number, n: number, k: number): boolean {
     const keyView = this.keyView;
-    let i = 0;
-    for (const n4 = n - 3; i < n4; i += 4) if (view.getInt32(start + i, true) !== keyView.getInt32(k + i, true)) return false;
+    let i = n - 4;
+    for (; i >= 0; i -= 4) if (view.getInt32(start + i, true) !== keyView.getInt32(k + i, true)) return false;
     const keys = this.keys;
-    for (; i < n; i++) if (bytes[start + i] !== keys[k + i]) return false;
+    for (i += 3; i >= 0; i--) if (bytes[start + i] !== keys[k + i]) return false;
     return true;
   }
 }
