@@ -301,11 +301,26 @@ export abstract class DecoderCore {
       v.testIdValue = undefined;
       if (flags & FLAG_TEST_ID) {
         what = 'test id';
-        const s0 = this.readString(data, pos, bodyEnd);
-        if (s0 < 0) break parse;
+        // A test id seen lately is checked by matching the cached string's bytes, and not decoded again.
+        const n = this.readNumber(data, pos, bodyEnd);
+        if (this.p < 0) break parse;
+        const s0 = this.p;
+        const s1 = s0 + n;
+        if (s1 > bodyEnd) {
+          this.p = -1;
+          break parse;
+        }
+        let id = v.strings.find(this.view, data, s0, s1);
+        if (id === undefined && !isAsciiNoNul(this.view, data, s0, s1)) {
+          id = decodeUtf8(data, s0, s1);
+          if (id === undefined) {
+            this.p = -2;
+            break parse;
+          }
+        }
+        v.testIdValue = id;
         v.testIdStart = s0;
-        v.testIdEnd = pos = this.p;
-        v.testIdValue = this.sv;
+        v.testIdEnd = pos = s1;
       }
       if (flags & FLAG_TAGS) {
         what = 'tag count';

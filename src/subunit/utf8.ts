@@ -70,19 +70,33 @@ export class Utf8Cache {
    */
   decodeValid(view: DataView, bytes: Uint8Array, start: number, end: number): string {
     const n = end - start;
-    if (n === 0) return '';
     if (n > MAX_CACHED) return decodeUtf8(bytes, start, end)!;
-    // The slot comes from the last bytes, where strings of one stream differ most (test_a, test_b).
-    const w = n >= 4 ? view.getInt32(end - 4, true) : bytes[start]! | (bytes[end - 1]! << 8);
-    const slot = Math.imul(w ^ (n << 24), 0x9e3779b1) >>> (32 - SLOT_BITS);
-    const cached = this.values[slot];
-    const k = slot * MAX_CACHED;
-    if (cached !== undefined && cached.length === n && this.sameBytes(view, bytes, start, n, k)) return cached;
+    const hit = this.find(view, bytes, start, end);
+    if (hit !== undefined) return hit;
     if (!isAsciiNoNul(view, bytes, start, end)) return decodeUtf8(bytes, start, end)!;
-    // Only ASCII strings are cached: for them, characters and bytes correspond one to one.
-    const s = latin1Slice !== undefined ? latin1Slice.call(bytes, start, end) : decodeUtf8(bytes, start, end)!;
+    return this.ascii(view, bytes, start, end);
+  }
+
+  /** The cached string whose bytes are `bytes[start, end)` (so they are ASCII without NUL), if any. */
+  find(view: DataView, bytes: Uint8Array, start: number, end: number): string | undefined {
+    const n = end - start;
+    if (n === 0) return '';
+    if (n > MAX_CACHED) return undefined;
+    const slot = slotOf(view, bytes, start, end);
+    const cached = this.values[slot];
+    return cached !== undefined && cached.length === n && this.sameBytes(view, bytes, start, n, slot * MAX_CACHED) ? cached : undefined;
+  }
+
+  /** Decodes `bytes[start, end)`, known to be ASCII without NUL, and caches it. */
+  ascii(view: DataView, bytes: Uint8Array, start: number, end: number): string {
+    const n = end - start;
+    if (n > MAX_CACHED || latin1Slice === undefined) return decodeUtf8(bytes, start, end)!;
+    // For ASCII, characters and bytes correspond one to one: the bytes are the key.
+    const s = latin1Slice.call(bytes, start, end);
+    const slot = slotOf(view, bytes, start, end);
     this.values[slot] = s;
     const keyView = this.keyView;
+    const k = slot * MAX_CACHED;
     let i = 0;
     for (const n4 = n - 3; i < n4; i += 4) keyView.setInt32(k + i, view.getInt32(start + i, true), true);
     for (; i < n; i++) keyView.setUint8(k + i, bytes[start + i]!);
@@ -98,6 +112,13 @@ export class Utf8Cache {
     for (i += 3; i >= 0; i--) if (bytes[start + i] !== keys[k + i]) return false;
     return true;
   }
+}
+
+/** The cache slot of a string: from its length and last bytes, where strings of one stream differ most (test_a, test_b). */
+function slotOf(view: DataView, bytes: Uint8Array, start: number, end: number): number {
+  const n = end - start;
+  const w = n >= 4 ? view.getInt32(end - 4, true) : bytes[start]! | (bytes[end - 1]! << 8);
+  return Math.imul(w ^ (n << 24), 0x9e3779b1) >>> (32 - SLOT_BITS);
 }
 
 /** UTF-8 bytes of a string that is not pure ASCII; undefined when it holds a lone surrogate. */
