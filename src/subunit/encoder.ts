@@ -78,7 +78,8 @@ export class PacketEncoder {
     this.pos = this.keepFrom = this.start;
     if (this.buf.length - this.start < 256) this.newSlab(0);
     const size = this.write(event);
-    const out = this.buf.subarray(this.start, this.start + size);
+    // The constructor, not subarray(): cheaper per packet (slabs start at offset 0 of their buffer).
+    const out = new Uint8Array(this.buf.buffer, this.start, size);
     this.start += size;
     if (this.buf.length > SLAB) {
       this.pos = this.keepFrom = this.start;
@@ -96,12 +97,20 @@ export class PacketEncoder {
     this.pos = this.keepFrom = this.start;
     if (this.buf.length - this.start < 256) this.newSlab(0);
     try {
-      let k = 0;
-      for (const event of events) {
-        // Not `this.start += this.write(event)`: write() may move the batch to a new slab, and start with it.
-        const size = this.write(event);
-        this.start += size;
-        if (++k === SAMPLE && Array.isArray(events)) this.reserveFor(events.length - k, k);
+      if (Array.isArray(events)) {
+        // An index loop: ~3 % of a batch went to the array iterator.
+        const list = events as SubunitEvent[];
+        for (let k = 0; k < list.length; k++) {
+          // Not `this.start += this.write(...)`: write() may move the batch to a new slab, and start with it.
+          const size = this.write(list[k]!);
+          this.start += size;
+          if (k + 1 === SAMPLE) this.reserveFor(list.length - SAMPLE, SAMPLE);
+        }
+      } else {
+        for (const event of events) {
+          const size = this.write(event);
+          this.start += size;
+        }
       }
     } catch (error) {
       // The batch's bytes will be written over, the last test id's with them.

@@ -85,6 +85,7 @@ t.test('a repeated test id after a packet with a wide length field, and across s
   const out = seq.map((e) => enc.encode(e));
   t.ok(out.every((p, i) => fresh(seq[i]!).equals(p)));
   t.ok(Buffer.from(enc.encodeBatch(seq)).equals(Buffer.concat(seq.map(fresh))));
+  t.ok(Buffer.from(enc.encodeBatch(new Set(seq))).equals(Buffer.concat(seq.map(fresh))), 'any iterable, not only arrays');
 });
 
 function throwsEncode(fn: () => unknown): boolean {
