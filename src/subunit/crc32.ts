@@ -3,9 +3,16 @@
  * reading 32-bit little-endian words through a DataView: in V8 that is ~30 %
  * faster than assembling each word from four byte loads, and for subunit's
  * typical 40-100 byte packets the table beats node:zlib's native crc32, whose
- * per-call cost dominates at that size (BENCHMARKS.md "Codec"). It also keeps
- * this layer free of Node-only modules.
+ * per-call cost dominates at that size. From ~1 KiB on (attachments) zlib's is
+ * faster (~2.5x at 4 KiB, ~3x at 64 KiB), so longer ranges go to it when this
+ * Node has it (>= 20.15 / 22.2), and to the table otherwise (BENCHMARKS.md "Codec").
  */
+
+import zlib from 'node:zlib';
+
+/** Ranges at least this long go to zlib.crc32 when present: measured crossover ~600-1,000 bytes. */
+const NATIVE_FROM = 1024;
+const nativeCrc32 = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
 const TABLE = makeTables();
 
@@ -36,6 +43,14 @@ export function crc32(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0)
  * ranges of one buffer and keep its view (the decoder, the encoder's slab).
  */
 export function crc32View(view: DataView, start: number, end: number, crc = 0): number {
+  if (end - start >= NATIVE_FROM && nativeCrc32 !== undefined) {
+    return nativeCrc32(new Uint8Array(view.buffer, view.byteOffset + start, end - start), crc) >>> 0;
+  }
+  return crc32Table(view, start, end, crc);
+}
+
+/** crc32View by the JavaScript tables alone, at any length (the benchmark's anchor, and the fallback). */
+export function crc32Table(view: DataView, start: number, end: number, crc = 0): number {
   const t = TABLE;
   let c = ~crc;
   let i = start;
@@ -53,6 +68,12 @@ export function crc32View(view: DataView, start: number, end: number, crc = 0): 
       t[256 + ((d >>> 16) & 0xff)]! ^
       t[d >>> 24]!;
     i += 8;
+  }
+  // A 4-byte step for the tail (the last four of the same tables): packets are rarely a multiple of 8.
+  if (end - i >= 4) {
+    c ^= view.getInt32(i, true);
+    c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
+    i += 4;
   }
   while (i < end) c = t[(c ^ view.getUint8(i++)) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;

@@ -15,20 +15,21 @@ import {
 } from './constants.js';
 import { crc32View } from './crc32.js';
 import { SubunitError, SubunitErrorCode } from './errors.js';
-import { STATUSES, type SubunitEvent, type TestStatus } from './event.js';
-import { encodeUtf8 } from './utf8.js';
+import type { SubunitEvent, TestStatus } from './event.js';
+import { encodeUtf8, isAsciiNoNul } from './utf8.js';
 import { numberWidth, writeNumber } from './varint.js';
 
 export { MAX_PACKET_BYTES } from './constants.js';
 
 /**
- * Node's native latin1 write, applied to a plain Uint8Array: for a string
- * already known to be ASCII, ~2x faster than a JavaScript loop (BENCHMARKS.md
- * "Codec"). Buffer.prototype.latin1Write is not documented, so fall back when it
- * is missing.
+ * Node's native UTF-8 write, applied to a plain Uint8Array: it returns how many
+ * bytes it wrote, and a string is ASCII exactly when that equals its length
+ * (every other character takes 2-3 bytes). For a 60-character test id this is
+ * ~2x faster than a JavaScript loop, more for a concatenated (cons) string
+ * (BENCHMARKS.md "Codec"). Buffer.prototype.utf8Write is not documented, so fall
+ * back to the loop when it is missing.
  */
-const latin1Write = (Buffer.prototype as unknown as { latin1Write?: (this: Uint8Array, s: string, offset: number, length: number) => number }).latin1Write;
-const STATUS_BITS: ReadonlyMap<string, number> = new Map(STATUSES.map((s, i) => [s, i]));
+const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Uint8Array, s: string, offset: number, length: number) => number }).utf8Write;
 const EMPTY = new Uint8Array(0);
 /** Size of the encoder's slabs; a packet larger than this gets a slab of its own. */
 const SLAB = 65536;
@@ -55,8 +56,18 @@ export class PacketEncoder {
   private buf = new Uint8Array(SLAB);
   /** A DataView of `buf`, for crc32View. */
   private view = new DataView(this.buf.buffer);
-  /** The last string written by the ASCII path: known to be ASCII without NUL. */
-  private lastAscii = '';
+  /**
+   * The last test id written, where it lies in a kept packet of `lastIdBuf`
+   * (ASCII without NUL, checked then): its next packet (a test's result after
+   * its inprogress) copies those bytes instead of checking the string again.
+   */
+  private lastId = '';
+  private lastIdBuf: Uint8Array | undefined;
+  private lastIdPos = 0;
+  /** Scratch result of writeString: where the string's bytes start, or -1 when they are not ASCII. */
+  private asciiAt = -1;
+  /** Scratch result of finish: how far the packet's body moved for a wider length field. */
+  private shift = 0;
   /** Where the packet being written starts in `buf`. */
   private start = 0;
   private pos = 0;
@@ -67,7 +78,8 @@ export class PacketEncoder {
     this.pos = this.keepFrom = this.start;
     if (this.buf.length - this.start < 256) this.newSlab(0);
     const size = this.write(event);
-    const out = this.buf.subarray(this.start, this.start + size);
+    // The constructor, not subarray(): cheaper per packet (slabs start at offset 0 of their buffer).
+    const out = new Uint8Array(this.buf.buffer, this.start, size);
     this.start += size;
     if (this.buf.length > SLAB) {
       this.pos = this.keepFrom = this.start;
@@ -85,14 +97,24 @@ export class PacketEncoder {
     this.pos = this.keepFrom = this.start;
     if (this.buf.length - this.start < 256) this.newSlab(0);
     try {
-      let k = 0;
-      for (const event of events) {
-        // Not `this.start += this.write(event)`: write() may move the batch to a new slab, and start with it.
-        const size = this.write(event);
-        this.start += size;
-        if (++k === SAMPLE && Array.isArray(events)) this.reserveFor(events.length - k, k);
+      if (Array.isArray(events)) {
+        // An index loop: ~3 % of a batch went to the array iterator.
+        const list = events as SubunitEvent[];
+        for (let k = 0; k < list.length; k++) {
+          // Not `this.start += this.write(...)`: write() may move the batch to a new slab, and start with it.
+          const size = this.write(list[k]!);
+          this.start += size;
+          if (k + 1 === SAMPLE) this.reserveFor(list.length - SAMPLE, SAMPLE);
+        }
+      } else {
+        for (const event of events) {
+          const size = this.write(event);
+          this.start += size;
+        }
       }
     } catch (error) {
+      // The batch's bytes will be written over, the last test id's with them.
+      this.lastIdBuf = undefined;
       this.start = this.keepFrom;
       throw error;
     }
@@ -116,9 +138,15 @@ export class PacketEncoder {
       flags |= FLAG_TIMESTAMP;
       this.writeTimestamp(ts.seconds, ts.nanos);
     }
-    if (event.testId !== undefined) {
+    const testId = event.testId;
+    let idAt = -1;
+    if (testId !== undefined) {
       flags |= FLAG_TEST_ID;
-      this.writeString(event.testId, 'testId');
+      if (testId === this.lastId && this.lastIdBuf === this.buf) this.copyLastId();
+      else {
+        this.writeString(testId, 'testId');
+        if (this.asciiAt >= 0) idAt = this.asciiAt - this.start;
+      }
     }
     const tags = event.tags;
     if (tags !== undefined) {
@@ -147,7 +175,29 @@ export class PacketEncoder {
       this.writeString(event.routeCode, 'routeCode');
     }
     flags |= statusBits(event.status);
-    return this.finish(flags);
+    const size = this.finish(flags);
+    // Only now is the packet sure to be kept (a refused event leaves its bytes to be written over).
+    if (idAt >= 0) {
+      this.lastId = testId!;
+      this.lastIdBuf = this.buf;
+      this.lastIdPos = this.start + idAt + this.shift;
+    }
+    return size;
+  }
+
+  /** Writes the last test id again (a length, then its bytes copied a word at a time from its last packet). */
+  private copyLastId(): void {
+    const n = this.lastId.length;
+    this.ensure(n + 4);
+    // ensure() may have moved to a new slab: then the bytes are in the old one, still intact.
+    const from = this.lastIdBuf === this.buf ? this.view : new DataView(this.lastIdBuf!.buffer);
+    const view = this.view;
+    const src = this.lastIdPos;
+    const dst = writeNumber(this.buf, this.pos, n);
+    let i = 0;
+    for (const n4 = n - 3; i < n4; i += 4) view.setInt32(dst + i, from.getInt32(src + i, true), true);
+    for (; i < n; i++) view.setUint8(dst + i, from.getUint8(src + i));
+    this.pos = dst + n;
   }
 
   private finish(flags: number): number {
@@ -159,6 +209,7 @@ export class PacketEncoder {
     else if (base <= 16381) width = 2;
     else if (base <= 4194300) width = 3;
     else refuse(`packet of ${base + 3} bytes exceeds the maximum of ${MAX_PACKET_BYTES}`);
+    this.shift = width - 1;
     if (width !== 1) {
       this.ensure(width + 3);
       this.buf.copyWithin(this.start + 3 + width, this.start + 4, this.pos);
@@ -227,38 +278,39 @@ export class PacketEncoder {
     this.pos = writeNumber(b, p + 4, nanos);
   }
 
+  /** SPEC §2.5: a length, then UTF-8 without NUL. Sets asciiAt. */
   private writeString(s: string, field: string): void {
     if (typeof s !== 'string') refuse(`\`${field}\` must be a string, got ${typeof s}`);
     const n = s.length;
     if (n > MAX_PACKET_BYTES) refuse(`\`${field}\` is longer than a packet`);
-    // Optimistic ASCII: write the characters after a length sized for n bytes.
-    this.ensure(n + 4);
-    const w = numberWidth(n);
+    // Optimistic ASCII: write the characters after a length sized for n bytes,
+    // with room for any UTF-8 (at most 3 bytes per UTF-16 unit), so a short
+    // write cannot pass for an ASCII one.
+    this.ensure(3 * n + 4);
     const b = this.buf;
-    const start = this.pos + w;
-    if (s === this.lastAscii && latin1Write !== undefined) {
-      // Checked as ASCII without NUL when last written (a test id's inprogress, then its result).
-      latin1Write.call(b, s, start, n);
+    const start = this.pos + numberWidth(n);
+    let ascii: boolean;
+    if (utf8Write !== undefined) {
+      ascii = utf8Write.call(b, s, start, 3 * n) === n && isAsciiNoNul(this.view, b, start, start + n);
+    } else {
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80 || c === 0) break;
+        b[start + i] = c;
+      }
+      ascii = i === n;
+    }
+    if (ascii) {
       writeNumber(b, this.pos, n);
       this.pos = start + n;
+      this.asciiAt = start;
       return;
     }
-    let i = 0;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80 || c === 0) break;
-      b[start + i] = c;
-    }
-    if (i === n) {
-      this.lastAscii = s;
-      writeNumber(b, this.pos, n);
-      this.pos = start + n;
-      return;
-    }
-    if (s.charCodeAt(i) === 0) refuse(`\`${field}\` contains a NUL character`);
+    this.asciiAt = -1;
+    if (s.indexOf('\0') !== -1) refuse(`\`${field}\` contains a NUL character`);
     const utf8 = encodeUtf8(s);
     if (utf8 === undefined) refuse(`\`${field}\` contains a lone surrogate (not encodable as UTF-8)`);
-    if (utf8.indexOf(0) !== -1) refuse(`\`${field}\` contains a NUL character`);
     this.writeBytes(utf8);
   }
 
@@ -273,11 +325,29 @@ export class PacketEncoder {
   }
 }
 
+/** SPEC §2.3: the status's 3-bit value (the index in STATUSES). */
 function statusBits(status: TestStatus | undefined): number {
-  if (status === undefined) return 0;
-  const bits = STATUS_BITS.get(status);
-  if (bits === undefined) refuse(`unknown status ${JSON.stringify(status)}`);
-  return bits;
+  switch (status) {
+    case undefined:
+    case 'undefined':
+      return 0;
+    case 'exists':
+      return 1;
+    case 'inprogress':
+      return 2;
+    case 'success':
+      return 3;
+    case 'uxsuccess':
+      return 4;
+    case 'skip':
+      return 5;
+    case 'fail':
+      return 6;
+    case 'xfail':
+      return 7;
+    default:
+      return refuse(`unknown status ${JSON.stringify(status)}`);
+  }
 }
 
 function refuse(message: string): never {

@@ -6,3 +6,5 @@ export { StreamDecoder, type DecoderHandler, type StreamDecoderOptions } from '.
 export { SubunitError, SubunitErrorCode } from './errors.js';
 export { crc32 } from './crc32.js';
 export { packetToJson, parseJsonLine, formatTimestamp, parseTimestamp, toBase64, type JsonEvent, type JsonPacket, type JsonNonSubunit, type JsonError, type JsonLine } from './json-form.js';
+export { PacketViewDecoder, type PacketViewHandler } from './view-decoder.js';
+export type { PacketView } from './packet-view.js';
