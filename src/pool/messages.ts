@@ -19,7 +19,7 @@ export const LIMITS = {
 
 export type ClientMessage =
   | { op: 'hello'; client: string; graceMs: number; resume: { session: string; token: string } | null }
-  | { op: 'acquire'; id: string; needs: Need[] }
+  | { op: 'acquire'; id: string; needs: Need[]; quiet: boolean; release: string | null }
   | { op: 'cancel'; id: string }
   | { op: 'release'; lease: string }
   | { op: 'verify'; lease: string; fence: number; resources: string[] }
@@ -107,8 +107,14 @@ export function parseClientMessage(text: string): ClientMessage {
       }
       return { op: 'hello', client, graceMs, resume };
     }
-    case 'acquire':
-      return { op: 'acquire', id: str(raw, 'id', LIMITS.maxRequestId), needs: parseNeeds(raw.needs) };
+    case 'acquire': {
+      // SPEC §12.4.4: no `queued` reply for a quiet request.
+      const quiet = raw.quiet === undefined ? false : raw.quiet;
+      if (typeof quiet !== 'boolean') bad('`quiet` must be a boolean');
+      // SPEC §12.4.5: a lease released by this very message.
+      const release = raw.release === undefined || raw.release === null ? null : str(raw, 'release', LIMITS.maxRequestId);
+      return { op: 'acquire', id: str(raw, 'id', LIMITS.maxRequestId), needs: parseNeeds(raw.needs), quiet, release };
+    }
     case 'cancel':
       return { op: 'cancel', id: str(raw, 'id', LIMITS.maxRequestId) };
     case 'release':
