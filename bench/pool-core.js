@@ -83,8 +83,10 @@ try {
       store.stage(e, 'bench');
       staged++;
     }, () => store.commit()));
-    const rows = store.history({ limit: 10_000 });
-    bytesPerRow = median(rows.map((r) => JSON.stringify(r.event).length));
+    // The anchor writes rows of the size the store really wrote (its `data` column).
+    const file = new Database(path.join(dir, `pool-${run}.sqlite`), { readonly: true });
+    bytesPerRow = median(file.prepare('SELECT length(data) AS n FROM events ORDER BY seq DESC LIMIT 10000').all().map((r) => r.n));
+    file.close();
     let logged = 0;
     for (const _ of store.events()) logged++;
     stagedPerCycle = staged / CYCLES;
