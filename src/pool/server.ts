@@ -8,7 +8,7 @@ import { InvalidArgumentError, SubrunError } from '../core/errors.js';
 import { Authenticator, isLoopback, sha256, type Role } from './auth.js';
 import { toWireError, poolError } from './errors.js';
 import { createHttpHandler } from './http-api.js';
-import { LIMITS, parseClientMessage, type ClientMessage } from './messages.js';
+import { LIMITS, encodeGranted, parseClientMessage, type ClientMessage } from './messages.js';
 import { PoolState } from './pool-state.js';
 import { runReleaseHook, type ReleaseHook } from './release-hooks.js';
 import { PoolStore } from './store.js';
@@ -132,7 +132,11 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   };
   const send = (conn: Conn | undefined, msg: object): void => {
     if (conn === undefined || conn.ws.readyState !== conn.ws.OPEN) return;
-    outbox.push([conn, JSON.stringify(msg)]);
+    sendText(conn, JSON.stringify(msg));
+  };
+  const sendText = (conn: Conn | undefined, text: string): void => {
+    if (conn === undefined || conn.ws.readyState !== conn.ws.OPEN) return;
+    outbox.push([conn, text]);
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);
@@ -155,7 +159,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
     if (!started) return;
     switch (e.kind) {
       case 'granted':
-        send(bySession.get(e.session), { op: 'granted', id: e.requestId, lease: e.lease });
+        sendText(bySession.get(e.session), encodeGranted(e.requestId, e.lease));
         break;
       case 'queued':
         if (!quietRequest) send(bySession.get(e.session), { op: 'queued', id: e.requestId, position: e.position });
@@ -302,7 +306,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
           quietRequest = false;
         }
         if (!outcome.replay) return;
-        if (outcome.status === 'granted') send(conn, { op: 'granted', id: msg.id, lease: outcome.lease });
+        if (outcome.status === 'granted') sendText(conn, encodeGranted(msg.id, outcome.lease));
         else if (!msg.quiet) send(conn, { op: 'queued', id: msg.id, position: outcome.position });
         return;
       }

@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
 import WebSocket, { WebSocketServer } from 'ws';
 import { PoolClient } from '../../src/pool/client.js';
-import { parseClientMessage } from '../../src/pool/messages.js';
+import { encodeGranted, parseClientMessage } from '../../src/pool/messages.js';
 import { checkEventLog } from '../../src/pool/invariants.js';
+import type { LeaseView } from '../../src/pool/types.js';
 import { CLIENT_TOKEN, connect, startPool, until } from './fixtures/pool-env.js';
 
 // SPEC §12.4.4 (quiet requests) and §12.4.5 (a release carried by the next acquire).
@@ -35,6 +36,18 @@ t.test('quiet and release parse with limits; hostile values are refused', async 
   for (const bad of ['"quiet":1', '"quiet":"yes"', '"release":5', '"release":""', `"release":"${'L'.repeat(200)}"`, '"release":{}']) {
     t.throws(() => parseClientMessage(`{"op":"acquire","id":"a","needs":[{"type":"port"}],${bad}}`), { code: 'ERR_POOL_BAD_REQUEST' }, bad);
   }
+});
+
+t.test('encodeGranted writes exactly what JSON.stringify writes, hostile strings included', async (t) => {
+  const odd = 'q"\\\n\u2028\u0000é😀</script>';
+  const lease: LeaseView = {
+    // In the order leaseView() builds it, which is the order on the wire.
+    id: 'L7', session: odd, client: odd, requestId: odd, fence: 7,
+    resources: [{ id: `port:${odd}`, type: 'port', value: odd, attrs: { [odd]: odd, os: 'ubuntu' } }, { id: 'x:1', type: 'x', value: '1', attrs: {} }],
+    grantedAt: 1700000000123.5,
+  };
+  t.equal(encodeGranted(odd, lease), JSON.stringify({ op: 'granted', id: odd, lease }));
+  t.equal(encodeGranted('r1', { ...lease, resources: [] }), JSON.stringify({ op: 'granted', id: 'r1', lease: { ...lease, resources: [] } }));
 });
 
 t.test('a quiet request is not told its queue position; a loud one is', async (t) => {
