@@ -38,6 +38,12 @@ export interface HistoryQuery {
   resource?: string;
 }
 
+/**
+ * No AUTOINCREMENT: rows are never deleted (the triggers refuse it), so the plain rowid
+ * already grows strictly, and AUTOINCREMENT costs a sqlite_sequence update per insert.
+ */
+const EVENTS_COLUMNS = 'seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, resource TEXT, data TEXT NOT NULL';
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS resources (
@@ -49,9 +55,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS leases (
   id TEXT PRIMARY KEY, session TEXT NOT NULL, request_id TEXT NOT NULL, fence INTEGER NOT NULL,
   resources TEXT NOT NULL, granted_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL,
-  actor TEXT NOT NULL, resource TEXT, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (${EVENTS_COLUMNS});
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 `;
@@ -194,6 +198,17 @@ export class PoolStore {
     if (version < POOL_SCHEMA_VERSION) {
       this.#db.transaction(() => {
         this.#db.exec(SCHEMA);
+        const events = this.#db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() as { sql: string };
+        if (/AUTOINCREMENT/i.test(events.sql)) {
+          // Versions 1 and 2 numbered events with AUTOINCREMENT: copy the log once into the
+          // plain table, keeping every seq (SPEC §12.8.5).
+          this.#db.exec(`DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;
+            ALTER TABLE events RENAME TO events_v2;
+            CREATE TABLE events (${EVENTS_COLUMNS});
+            INSERT INTO events (seq, at, kind, actor, resource, data) SELECT seq, at, kind, actor, resource, data FROM events_v2 ORDER BY seq;
+            DROP TABLE events_v2;`);
+          this.#db.exec(SCHEMA);
+        }
         // Version 1 wrote the tables with every event: they are a checkpoint of the whole log.
         // Version 2 has its checkpoint already, and its JSON rows read as they are.
         const last = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM events').get() as { seq: number };

@@ -59,13 +59,18 @@ t.test('a version 2 database (JSON rows) is upgraded in place and its old and ne
   store.commit();
   state.dispose();
   store.close();
-  // Rewrite it as version 2 wrote it: every row a JSON object (the triggers forbid UPDATE, so copy the table).
+  // Rewrite it as version 2 wrote it: its table (AUTOINCREMENT) and triggers, every row a JSON object.
   const raw = new Database(db);
   const rows = raw.prepare('SELECT seq, at, kind, actor, resource, data FROM events ORDER BY seq').all() as Array<{ seq: number; at: number; kind: string; actor: string; resource: string | null; data: string }>;
-  raw.exec('DROP TRIGGER events_no_delete; DELETE FROM events;');
+  raw.exec(`DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; DROP TABLE events;
+    CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, resource TEXT, data TEXT NOT NULL);`);
   const insert = raw.prepare('INSERT INTO events (seq, at, kind, actor, resource, data) VALUES (?, ?, ?, ?, ?, ?)');
-  for (const r of rows) insert.run(r.seq, r.at, r.kind, r.actor, r.resource, JSON.stringify(decodeEvent(r.kind, r.at, r.data)));
-  raw.exec("CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END; UPDATE meta SET value = '2' WHERE key = 'schema_version'; UPDATE meta SET value = '0' WHERE key = 'checkpoint';");
+  // A gap in seq, as a rolled-back transaction leaves under AUTOINCREMENT: the copy keeps every seq.
+  for (const r of rows) insert.run(r.seq + (r.seq > 2 ? 10 : 0), r.at, r.kind, r.actor, r.resource, JSON.stringify(decodeEvent(r.kind, r.at, r.data)));
+  raw.exec(`CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    UPDATE meta SET value = '2' WHERE key = 'schema_version'; UPDATE meta SET value = '0' WHERE key = 'checkpoint';`);
+  const seqs = (raw.prepare('SELECT seq FROM events ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq);
   raw.close();
 
   const reopened = new PoolStore(db);
@@ -81,6 +86,12 @@ t.test('a version 2 database (JSON rows) is upgraded in place and its old and ne
   t.equal(Number((check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value), POOL_SCHEMA_VERSION);
   const data = (check.prepare("SELECT data FROM events WHERE kind = 'granted' ORDER BY seq").all() as Array<{ data: string }>).map((r) => r.data[0]);
   t.same(data, ['{', '['], 'the old grant stays JSON, the new one is compact');
+  const table = check.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").get() as { sql: string };
+  t.notMatch(table.sql, /AUTOINCREMENT/i, 'the log was copied into the plain table');
+  const after = (check.prepare('SELECT seq FROM events ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq);
+  t.same(after.slice(0, seqs.length), seqs, 'every old seq kept');
+  t.ok(after.length > seqs.length && after[seqs.length]! > seqs[seqs.length - 1]!, 'new events number on from the last');
+  t.same((check.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name), ['events_no_delete', 'events_no_update'], 'still append-only');
   const granted = reopened.history({ kind: 'granted' }).map((r) => r.event);
   t.same(granted.map((e) => (e.kind === 'granted' ? [e.lease.id, e.lease.client, e.lease.resources[0]!.value] : [])), [['L1', 'a', '7000'], ['L2', 'b', '7000']]);
   t.same(reopened.history({ resource: 'port:7000' }).filter((r) => r.kind === 'granted').length, 2, 'history --resource finds compact rows too');
