@@ -27,6 +27,7 @@ const BATCH = Number(args.batch ?? 20);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(3));
 const need = [{ type: 'port', count: 1, attrs: {} }];
+let cpuPerCycle = [];
 
 /** Cycles/s of PoolState; `onEvent` sees every event, `onTurn` runs every BATCH cycles. */
 function cycleRun(onEvent, onTurn) {
@@ -50,6 +51,7 @@ function cycleRun(onEvent, onTurn) {
   onTurn();
   let next = 1;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let c = 0; c < CYCLES; c++) {
     const lease = holders.shift();
     pendingGrant = null;
@@ -61,7 +63,10 @@ function cycleRun(onEvent, onTurn) {
   }
   onTurn();
   const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   state.dispose();
+  // CPU time per cycle moves far less with the machine's load than cycles/s does.
+  cpuPerCycle.push((cpu.user + cpu.system) / CYCLES);
   return CYCLES / s;
 }
 
@@ -71,11 +76,16 @@ try {
   const pure = [];
   const stored = [];
   const bare = [];
+  const pureCpu = [];
+  const storedCpu = [];
+  const bareCpu = [];
   let eventsPerCycle = 0;
   let stagedPerCycle = 0;
   let bytesPerRow = 0;
   for (let run = 0; run < 3; run++) {
+    cpuPerCycle = pureCpu;
     pure.push(cycleRun(() => {}, () => {}));
+    cpuPerCycle = storedCpu;
 
     const store = new PoolStore(path.join(dir, `pool-${run}.sqlite`));
     let staged = 0;
@@ -83,8 +93,10 @@ try {
       store.stage(e, 'bench');
       staged++;
     }, () => store.commit()));
-    const rows = store.history({ limit: 10_000 });
-    bytesPerRow = median(rows.map((r) => JSON.stringify(r.event).length));
+    // The anchor writes rows of the size the store really wrote (its `data` column).
+    const file = new Database(path.join(dir, `pool-${run}.sqlite`), { readonly: true });
+    bytesPerRow = median(file.prepare('SELECT length(data) AS n FROM events ORDER BY seq DESC LIMIT 10000').all().map((r) => r.n));
+    file.close();
     let logged = 0;
     for (const _ of store.events()) logged++;
     stagedPerCycle = staged / CYCLES;
@@ -103,14 +115,19 @@ try {
       for (let i = 0; i < n; i++) insert.run(Date.now(), 'granted', 'bench', 'port:20000', payload);
     });
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     for (let c = 0; c < CYCLES; c += BATCH) turn(perTurn);
     bare.push(CYCLES / ((performance.now() - t0) / 1000));
+    const cpu = process.cpuUsage(cpu0);
+    bareCpu.push((cpu.user + cpu.system) / CYCLES);
     db.close();
   }
   console.log(`state machine alone:            median ${fmt(median(pure))} cycles/s  runs ${pure.map(fmt).join(' ')}`);
   console.log(`state machine + SQLite store:   median ${fmt(median(stored))} cycles/s  runs ${stored.map(fmt).join(' ')}  (${stagedPerCycle.toFixed(2)} events staged, ${eventsPerCycle.toFixed(2)} logged per cycle)`);
   console.log(`anchor: bare better-sqlite3, ${Math.max(1, Math.round(BATCH * eventsPerCycle))} rows of ${bytesPerRow} bytes per transaction: median ${fmt(median(bare))} cycles/s  runs ${bare.map(fmt).join(' ')}`);
   console.log(`ratio store/anchor ${fmt(median(stored) / median(bare))}x`);
+  const storeCpu = median(storedCpu) - median(pureCpu);
+  console.log(`CPU per cycle: state machine ${fmt(median(pureCpu))} µs, with the store ${fmt(median(storedCpu))} µs (the store's share ${fmt(storeCpu)} µs); anchor ${fmt(median(bareCpu))} µs; store/anchor ${fmt(storeCpu / median(bareCpu))}x`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -6,7 +6,9 @@
 //
 // The pool server and a bare `ws` echo server (the anchor) each run in their own child
 // process; the clients run here. Printed: grants/s with N clients cycling acquire/release
-// on R resources vs bare echo round trips/s with the same N clients; p50/p99 grant latency
+// on R resources, two ways (plain: acquire, then `await lease.release()`; swap: the release
+// carried by the next acquire, SPEC §12.4.5), with the server's and the clients' CPU per
+// grant cycle, vs bare echo round trips/s with the same N clients; p50/p99 grant latency
 // of one client when a resource is free vs p50/p99 bare echo round trip; SIGKILL of a
 // holder to the next grant vs the bare round trip. Medians; ratios ours/anchor.
 import { spawn } from 'node:child_process';
@@ -116,28 +118,41 @@ async function main() {
     for (let i = 0; i < CLIENTS; i += 100) {
       clients.push(...(await Promise.all(Array.from({ length: Math.min(100, CLIENTS - i) }, (_, j) => PoolClient.connect(poolUrl, { token: TOKEN, name: `b${i + j}`, connectTimeoutMs: 30_000 })))));
     }
-    const runs = [];
-    let totalGrants = 0;
-    const poolCpu0 = cpuMs(pool.proc.pid);
-    const clientCpu0 = process.cpuUsage();
-    for (let r = 0; r < 3; r++) {
-      let grants = 0;
-      let stop = false;
-      const t0 = performance.now();
-      setTimeout(() => (stop = true), SECONDS * 1000);
-      await Promise.all(clients.map(async (c) => {
-        while (!stop) {
-          const lease = await c.acquire({ port: 1 });
-          grants++;
-          await lease.release();
-        }
-      }));
-      runs.push(grants / ((performance.now() - t0) / 1000));
-      totalGrants += grants;
-    }
-    const poolCpuPerGrant = ((cpuMs(pool.proc.pid) - poolCpu0) * 1000) / totalGrants;
-    const clientCpu = process.cpuUsage(clientCpu0);
-    const clientCpuPerGrant = (clientCpu.user + clientCpu.system) / totalGrants;
+    // Each loop: 3 runs of SECONDS; grants/s per run, and CPU per grant cycle over all runs.
+    const cycles = async (loop) => {
+      const runs = [];
+      let total = 0;
+      const poolCpu0 = cpuMs(pool.proc.pid);
+      const clientCpu0 = process.cpuUsage();
+      for (let r = 0; r < 3; r++) {
+        const run = { grants: 0, stop: false };
+        const t0 = performance.now();
+        setTimeout(() => (run.stop = true), SECONDS * 1000);
+        await Promise.all(clients.map((c) => loop(c, run)));
+        runs.push(run.grants / ((performance.now() - t0) / 1000));
+        total += run.grants;
+      }
+      const clientCpu = process.cpuUsage(clientCpu0);
+      return { runs, server: ((cpuMs(pool.proc.pid) - poolCpu0) * 1000) / total, client: (clientCpu.user + clientCpu.system) / total };
+    };
+    // Plain: acquire, then release and wait for the pool's confirmation (two round trips).
+    const plain = await cycles(async (c, run) => {
+      while (!run.stop) {
+        const lease = await c.acquire({ port: 1 });
+        run.grants++;
+        await lease.release();
+      }
+    });
+    // Swap: the release travels in the next acquire (SPEC §12.4.5): one message each way.
+    const swap = await cycles(async (c, run) => {
+      let lease = await c.acquire({ port: 1 });
+      run.grants++;
+      while (!run.stop) {
+        lease = await c.acquire({ port: 1 }, { release: lease });
+        run.grants++;
+      }
+      await lease.release();
+    });
     const anchorWs = [];
     for (let i = 0; i < CLIENTS; i += 100) anchorWs.push(...(await anchorClients(anchorUrl, Math.min(100, CLIENTS - i))));
     let totalTrips = 0;
@@ -168,15 +183,17 @@ async function main() {
     const anchorCpuPerTrip = ((cpuMs(anchor.proc.pid) - anchorCpu0) * 1000) / totalTrips;
     const anchorClientCpu = process.cpuUsage(anchorClientCpu0);
     const anchorClientCpuPerTrip = (anchorClientCpu.user + anchorClientCpu.system) / totalTrips;
-    const g = pct(runs, 50);
     const a = pct(anchorRuns, 50);
     const aR = pct(anchorRunsR, 50);
-    console.log(`grants/s (${CLIENTS} clients, ${RESOURCES} resources, acquire+release cycles): median ${fmt(g)}  runs ${runs.map(fmt).join(' ')}`);
     console.log(`bare ws round trips/s (anchor, ${CLIENTS} clients in flight):             median ${fmt(a)}  runs ${anchorRuns.map(fmt).join(' ')}`);
     console.log(`bare ws round trips/s (anchor, ${RESOURCES} clients in flight):              median ${fmt(aR)}  runs ${anchorRunsR.map(fmt).join(' ')}`);
-    console.log(`ratio ${fmt(g / a)}x of ${CLIENTS} in flight, ${fmt(g / aR)}x of ${RESOURCES} in flight (a grant cycle is two round trips: acquire→granted, release→released)`);
-    console.log(`server CPU per grant cycle ${fmt(poolCpuPerGrant)} µs; anchor server CPU per round trip ${fmt(anchorCpuPerTrip)} µs; ratio ${fmt(poolCpuPerGrant / anchorCpuPerTrip)}x`);
-    console.log(`client CPU per grant cycle ${fmt(clientCpuPerGrant)} µs (${CLIENTS} PoolClients in this process); anchor clients per round trip ${fmt(anchorClientCpuPerTrip)} µs; ratio ${fmt(clientCpuPerGrant / anchorClientCpuPerTrip)}x`);
+    console.log(`anchor CPU per round trip: server ${fmt(anchorCpuPerTrip)} µs, clients ${fmt(anchorClientCpuPerTrip)} µs`);
+    for (const [name, m] of [['plain: acquire; await release()', plain], ['swap: acquire({release})', swap]]) {
+      const g = pct(m.runs, 50);
+      console.log(`grants/s, ${name} (${CLIENTS} clients, ${RESOURCES} resources): median ${fmt(g)}  runs ${m.runs.map(fmt).join(' ')}`);
+      console.log(`  ratio ${fmt(g / a)}x of ${CLIENTS} in flight, ${fmt(g / aR)}x of ${RESOURCES} in flight`);
+      console.log(`  server CPU per grant cycle ${fmt(m.server)} µs, ${fmt(m.server / anchorCpuPerTrip)}x the anchor's per round trip; client CPU ${fmt(m.client)} µs (${CLIENTS} PoolClients in this process), ${fmt(m.client / anchorClientCpuPerTrip)}x`);
+    }
     for (const ws of anchorWs) ws.terminate();
     await Promise.all(clients.map((c) => c.close()));
 

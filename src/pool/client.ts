@@ -37,6 +37,13 @@ export interface AcquireOptions {
   signal?: AbortSignal;
   /** Called with the queue position when the request has to wait. */
   onQueued?: (position: number) => void;
+  /**
+   * A lease of this client to give back in the same message (SPEC §12.4.5): one message
+   * instead of a `release` round trip first. It counts as released at once (`state`
+   * `released`), whatever becomes of the request. A pool that predates protocol 2 gets a
+   * `release` first, confirmed, then the `acquire`.
+   */
+  release?: Lease;
 }
 
 interface Pending {
@@ -58,6 +65,10 @@ export class PoolClient extends EventEmitter {
   #lastSeen = 0;
   #watchdog: TimerHandle | null = null;
   #nextId = 0;
+  /** The pool's protocol version, from `welcome`. */
+  #protocol = 1;
+  /** Request id → the lease its `acquire` released, until the pool answers that request. */
+  readonly #carried = new Map<string, string>();
   readonly #pending = new Map<string, Pending>();
   readonly #leases = new Map<string, Lease>();
   readonly #releases = new Map<string, Waiter>();
@@ -105,12 +116,26 @@ export class PoolClient extends EventEmitter {
    */
   async acquire(needs: NeedsInput, options: AcquireOptions = {}): Promise<Lease> {
     const parsed = normalizeNeeds(needs);
+    const old = options.release;
+    if (old !== undefined && !(old instanceof Lease)) throw new InvalidArgumentError('options.release', 'a Lease', old);
     if (this.#closing) throw new SubrunError('ERR_POOL_CLOSED', 'the pool client is closed');
+    let carried: string | null = null;
+    if (old !== undefined && this.#leases.get(old.id) === old) {
+      if (this.#protocol >= 2 && this.#ws !== null && this.#ws.readyState === WebSocket.OPEN) carried = old.id;
+      else await this.release(old, { timeoutMs: options.timeoutMs, signal: options.signal });
+    }
     const id = `r${++this.#nextId}`;
     const granted = new Promise<Lease>((resolve, reject) => {
       this.#pending.set(id, { needs: parsed, resolve, reject, onQueued: options.onQueued });
     });
-    this.#send({ op: 'acquire', id, needs: parsed });
+    const msg = this.#acquireMessage(id, parsed, options.onQueued);
+    if (carried !== null) {
+      this.#leases.delete(carried);
+      old!.markReleased();
+      this.#carried.set(id, carried);
+      msg.release = carried;
+    }
+    this.#send(msg);
     try {
       return await withTimeout(granted, { timeoutMs: options.timeoutMs, signal: options.signal, clock: this.#clock, what: 'waiting for a grant' });
     } catch (error) {
@@ -175,6 +200,7 @@ export class PoolClient extends EventEmitter {
     this.#readyReject(error);
     this.#failAll(error);
     this.#leases.clear();
+    this.#carried.clear();
   }
 
   #newReady(): Promise<void> {
@@ -193,6 +219,12 @@ export class PoolClient extends EventEmitter {
     this.#releases.clear();
     for (const list of this.#verifies.values()) for (const w of list) w.reject(error);
     this.#verifies.clear();
+  }
+
+  /** Nobody listening for positions: ask the pool not to send them (SPEC §12.4.4). */
+  #acquireMessage(id: string, needs: Need[], onQueued: ((position: number) => void) | undefined): { op: 'acquire'; id: string; needs: Need[]; quiet?: true; release?: string } {
+    const quiet = onQueued === undefined && this.listenerCount('queued') === 0;
+    return quiet ? { op: 'acquire', id, needs, quiet } : { op: 'acquire', id, needs };
   }
 
   #send(msg: object): void {
@@ -277,6 +309,7 @@ export class PoolClient extends EventEmitter {
 
   #onWelcome(msg: Record<string, unknown>): void {
     this.#session = { id: String(msg.session), token: String(msg.token) };
+    this.#protocol = typeof msg.protocol === 'number' ? msg.protocol : 1;
     this.#pingTimeoutMs = typeof msg.pingTimeoutMs === 'number' ? msg.pingTimeoutMs : 10_000;
     const held = new Map((msg.leases as LeaseView[]).map((l) => [l.id, l]));
     for (const [id, lease] of this.#leases) {
@@ -292,16 +325,19 @@ export class PoolClient extends EventEmitter {
         this.#lose(lease, 'the pool no longer has this lease');
       }
     }
-    // A release sent into a dying connection is sent again.
+    // A release sent into a dying connection is sent again, also one carried by an acquire (SPEC §12.4.5).
     for (const id of this.#releases.keys()) if (held.has(id)) this.#send({ op: 'release', lease: id });
+    const carried = new Set(this.#carried.values());
+    this.#carried.clear();
+    for (const id of carried) if (held.has(id)) this.#send({ op: 'release', lease: id });
     const queued = new Set((msg.queued as Array<{ id: string }>).map((q) => q.id));
     for (const view of held.values()) {
-      if (this.#leases.has(view.id)) continue;
+      if (this.#leases.has(view.id) || carried.has(view.id)) continue;
       // Granted while we were away (or just before the pool restarted): deliver it now.
       this.#onGranted(view.requestId, view);
     }
     for (const [id, p] of this.#pending) {
-      if (!queued.has(id)) this.#send({ op: 'acquire', id, needs: p.needs });
+      if (!queued.has(id)) this.#send(this.#acquireMessage(id, p.needs, p.onQueued));
     }
     this.#readyResolve();
     this.#armWatchdog();
@@ -320,6 +356,8 @@ export class PoolClient extends EventEmitter {
 
   #onMessage(msg: Record<string, unknown>): void {
     const id = typeof msg.id === 'string' ? msg.id : undefined;
+    // Any answer to a request confirms the release it carried (SPEC §12.4.5).
+    if (id !== undefined && this.#carried.size > 0) this.#carried.delete(id);
     switch (msg.op) {
       case 'granted':
         this.#onGranted(id ?? '', msg.lease as LeaseView);

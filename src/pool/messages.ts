@@ -1,5 +1,5 @@
 import { poolError } from './errors.js';
-import type { Need, ResourceSpec } from './types.js';
+import type { LeaseView, Need, ResourceSpec } from './types.js';
 
 /**
  * Validation of every message a peer sends (SPEC §12.4). Pure: takes text, returns a
@@ -19,7 +19,7 @@ export const LIMITS = {
 
 export type ClientMessage =
   | { op: 'hello'; client: string; graceMs: number; resume: { session: string; token: string } | null }
-  | { op: 'acquire'; id: string; needs: Need[] }
+  | { op: 'acquire'; id: string; needs: Need[]; quiet: boolean; release: string | null }
   | { op: 'cancel'; id: string }
   | { op: 'release'; lease: string }
   | { op: 'verify'; lease: string; fence: number; resources: string[] }
@@ -107,8 +107,14 @@ export function parseClientMessage(text: string): ClientMessage {
       }
       return { op: 'hello', client, graceMs, resume };
     }
-    case 'acquire':
-      return { op: 'acquire', id: str(raw, 'id', LIMITS.maxRequestId), needs: parseNeeds(raw.needs) };
+    case 'acquire': {
+      // SPEC §12.4.4: no `queued` reply for a quiet request.
+      const quiet = raw.quiet === undefined ? false : raw.quiet;
+      if (typeof quiet !== 'boolean') bad('`quiet` must be a boolean');
+      // SPEC §12.4.5: a lease released by this very message.
+      const release = raw.release === undefined || raw.release === null ? null : str(raw, 'release', LIMITS.maxRequestId);
+      return { op: 'acquire', id: str(raw, 'id', LIMITS.maxRequestId), needs: parseNeeds(raw.needs), quiet, release };
+    }
     case 'cancel':
       return { op: 'cancel', id: str(raw, 'id', LIMITS.maxRequestId) };
     case 'release':
@@ -127,6 +133,21 @@ export function parseClientMessage(text: string): ClientMessage {
     default:
       bad(`unknown op ${JSON.stringify(String(raw.op)).slice(0, 40)}`);
   }
+}
+
+const q = JSON.stringify;
+
+/**
+ * The `granted` message (SPEC §12.4), byte for byte what `JSON.stringify({op, id, lease})`
+ * gives, written field by field: it is sent once per grant, and the generic walk over the
+ * nested lease costs about twice as much.
+ */
+export function encodeGranted(id: string, l: LeaseView): string {
+  let resources = '';
+  for (const r of l.resources) {
+    resources += `${resources === '' ? '' : ','}{"id":${q(r.id)},"type":${q(r.type)},"value":${q(r.value)},"attrs":${q(r.attrs)}}`;
+  }
+  return `{"op":"granted","id":${q(id)},"lease":{"id":${q(l.id)},"session":${q(l.session)},"client":${q(l.client)},"requestId":${q(l.requestId)},"fence":${q(l.fence)},"resources":[${resources}],"grantedAt":${q(l.grantedAt)}}}`;
 }
 
 /**

@@ -156,6 +156,11 @@ export class PoolState {
     this.#releaseLease(leaseId, 'release', true);
   }
 
+  /** Whether the session holds `leaseId` (a release carried by an acquire ignores one it does not, SPEC §12.4.5). */
+  holds(sessionId: string, leaseId: string): boolean {
+    return this.#sessions.get(sessionId)?.leases.has(leaseId) === true;
+  }
+
   /**
    * Is `fence` still the current grant of every one of `resources`? (SPEC §12.7) A holder
    * that was frozen past its ping timeout learns here that a newer fence exists.

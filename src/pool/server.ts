@@ -8,7 +8,7 @@ import { InvalidArgumentError, SubrunError } from '../core/errors.js';
 import { Authenticator, isLoopback, sha256, type Role } from './auth.js';
 import { toWireError, poolError } from './errors.js';
 import { createHttpHandler } from './http-api.js';
-import { LIMITS, parseClientMessage, type ClientMessage } from './messages.js';
+import { LIMITS, encodeGranted, parseClientMessage, type ClientMessage } from './messages.js';
 import { PoolState } from './pool-state.js';
 import { runReleaseHook, type ReleaseHook } from './release-hooks.js';
 import { PoolStore } from './store.js';
@@ -77,6 +77,8 @@ export interface PoolServer {
 }
 
 const MAX_BAD_MESSAGES = 20;
+/** Protocol 2 adds the release carried by an acquire (SPEC §12.4.5). */
+export const POOL_PROTOCOL = 2;
 
 export async function createPoolServer(options: PoolServerOptions): Promise<PoolServer> {
   const host = options.host ?? '127.0.0.1';
@@ -107,6 +109,10 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   // Group commit (SPEC §12.8): events of one turn are staged, committed in one
   // transaction, and only then are the replies of that turn sent.
   let outbox: Array<[Conn, string]> = [];
+  /** True while a quiet `acquire` is handled (SPEC §12.4.4). */
+  let quietRequest = false;
+  /** The lease an `acquire` releases while it is handled: its answer confirms it (SPEC §12.4.5). */
+  let carriedRelease: string | null = null;
   let flushScheduled = false;
   const flush = (): void => {
     flushScheduled = false;
@@ -126,7 +132,11 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   };
   const send = (conn: Conn | undefined, msg: object): void => {
     if (conn === undefined || conn.ws.readyState !== conn.ws.OPEN) return;
-    outbox.push([conn, JSON.stringify(msg)]);
+    sendText(conn, JSON.stringify(msg));
+  };
+  const sendText = (conn: Conn | undefined, text: string): void => {
+    if (conn === undefined || conn.ws.readyState !== conn.ws.OPEN) return;
+    outbox.push([conn, text]);
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);
@@ -149,16 +159,16 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
     if (!started) return;
     switch (e.kind) {
       case 'granted':
-        send(bySession.get(e.session), { op: 'granted', id: e.requestId, lease: e.lease });
+        sendText(bySession.get(e.session), encodeGranted(e.requestId, e.lease));
         break;
       case 'queued':
-        send(bySession.get(e.session), { op: 'queued', id: e.requestId, position: e.position });
+        if (!quietRequest) send(bySession.get(e.session), { op: 'queued', id: e.requestId, position: e.position });
         break;
       case 'refused':
         send(bySession.get(e.session), { op: 'error', id: e.requestId, status: 422, code: e.code, message: e.message });
         break;
       case 'released':
-        send(bySession.get(e.session), { op: 'released', lease: e.lease, reason: e.reason });
+        if (e.lease !== carriedRelease) send(bySession.get(e.session), { op: 'released', lease: e.lease, reason: e.reason });
         break;
       case 'reset-started':
         startHook(e.resource);
@@ -279,10 +289,25 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
     if (session === null) throw poolError('ERR_POOL_BAD_REQUEST', 'the first message must be hello');
     switch (msg.op) {
       case 'acquire': {
-        const outcome = state.request(session, msg.id, msg.needs);
-        if (outcome.replay) {
-          send(conn, outcome.status === 'granted' ? { op: 'granted', id: msg.id, lease: outcome.lease } : { op: 'queued', id: msg.id, position: outcome.position });
+        if (msg.release !== null && state.holds(session, msg.release)) {
+          carriedRelease = msg.release;
+          try {
+            state.release(session, msg.release);
+          } finally {
+            carriedRelease = null;
+          }
         }
+        // A request queues only inside request(), so the flag covers exactly its `queued` event (SPEC §12.4.4).
+        quietRequest = msg.quiet;
+        let outcome;
+        try {
+          outcome = state.request(session, msg.id, msg.needs);
+        } finally {
+          quietRequest = false;
+        }
+        if (!outcome.replay) return;
+        if (outcome.status === 'granted') sendText(conn, encodeGranted(msg.id, outcome.lease));
+        else if (!msg.quiet) send(conn, { op: 'queued', id: msg.id, position: outcome.position });
         return;
       }
       case 'cancel':
@@ -308,7 +333,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
     const view = state.session(id)!;
     const leases = state.leases().filter((l) => l.session === id);
     const queue = state.queue().filter((w) => w.session === id).map((w) => ({ id: w.requestId, position: w.position }));
-    send(conn, { op: 'welcome', protocol: 1, session: id, token, resumed, graceMs: view.graceMs, pingTimeoutMs, leases, queued: queue });
+    send(conn, { op: 'welcome', protocol: POOL_PROTOCOL, session: id, token, resumed, graceMs: view.graceMs, pingTimeoutMs, leases, queued: queue });
   };
 
   // Liveness: ping every quarter of the timeout; terminate whoever stayed silent (SPEC §12.5).

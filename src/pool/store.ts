@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { SubrunError } from '../core/errors.js';
+import { decodeEvent, encodeEventData } from './event-row.js';
 import { StateMirror, type LeaseRow, type ResourceRow } from './state-mirror.js';
 import type { PoolEvent, PoolSnapshot } from './types.js';
 
@@ -15,7 +16,8 @@ import type { PoolEvent, PoolSnapshot } from './types.js';
  * must not enter the log, are written through to their table with the event.
  */
 
-export const POOL_SCHEMA_VERSION = 2;
+/** 3: grants and releases are compact rows (SPEC §12.8.2), which version 2 cannot read. */
+export const POOL_SCHEMA_VERSION = 3;
 
 /** Events between checkpoints: bounds the replay at start to a few milliseconds. */
 const CHECKPOINT_EVENTS = 2000;
@@ -36,6 +38,12 @@ export interface HistoryQuery {
   resource?: string;
 }
 
+/**
+ * No AUTOINCREMENT: rows are never deleted (the triggers refuse it), so the plain rowid
+ * already grows strictly, and AUTOINCREMENT costs a sqlite_sequence update per insert.
+ */
+const EVENTS_COLUMNS = 'seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, resource TEXT, data TEXT NOT NULL';
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS resources (
@@ -47,9 +55,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS leases (
   id TEXT PRIMARY KEY, session TEXT NOT NULL, request_id TEXT NOT NULL, fence INTEGER NOT NULL,
   resources TEXT NOT NULL, granted_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL,
-  actor TEXT NOT NULL, resource TEXT, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (${EVENTS_COLUMNS});
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 `;
@@ -103,7 +109,7 @@ export class PoolStore {
       removeResource: db.prepare('DELETE FROM resources WHERE id = ?'),
       setCheckpoint: db.prepare("INSERT INTO meta (key, value) VALUES ('checkpoint', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
       getCheckpoint: db.prepare("SELECT value FROM meta WHERE key = 'checkpoint'"),
-      eventsAfter: db.prepare('SELECT seq, data FROM events WHERE seq > ? ORDER BY seq'),
+      eventsAfter: db.prepare('SELECT seq, kind, at, data FROM events WHERE seq > ? ORDER BY seq'),
       addSession: db.prepare('INSERT OR REPLACE INTO sessions (id, client, token_hash, grace_ms, opened_at) VALUES (?, ?, ?, ?, ?)'),
       removeSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
       addLease: db.prepare('INSERT OR REPLACE INTO leases (id, session, request_id, fence, resources, granted_at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -111,7 +117,7 @@ export class PoolStore {
       allResources: db.prepare('SELECT * FROM resources ORDER BY rowid'),
       allSessions: db.prepare('SELECT * FROM sessions'),
       allLeases: db.prepare('SELECT * FROM leases'),
-      allEvents: db.prepare('SELECT data FROM events ORDER BY seq'),
+      allEvents: db.prepare('SELECT kind, at, data FROM events ORDER BY seq'),
     };
     const saved = this.#stmts.getFence.get() as { value: string } | undefined;
     this.#savedFence = saved === undefined ? 0 : Number(saved.value);
@@ -144,8 +150,8 @@ export class PoolStore {
     }
     const checkpoint = Number((s.getCheckpoint.get() as { value: string } | undefined)?.value ?? 0);
     this.#lastSeq = checkpoint;
-    for (const row of s.eventsAfter.iterate(checkpoint) as Iterable<{ seq: number; data: string }>) {
-      m.apply(JSON.parse(row.data) as PoolEvent);
+    for (const row of s.eventsAfter.iterate(checkpoint) as Iterable<{ seq: number; kind: string; at: number; data: string }>) {
+      m.apply(decodeEvent(row.kind, row.at, row.data));
       this.#lastSeq = row.seq;
       this.#sinceCheckpoint++;
     }
@@ -192,7 +198,19 @@ export class PoolStore {
     if (version < POOL_SCHEMA_VERSION) {
       this.#db.transaction(() => {
         this.#db.exec(SCHEMA);
+        const events = this.#db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() as { sql: string };
+        if (/AUTOINCREMENT/i.test(events.sql)) {
+          // Versions 1 and 2 numbered events with AUTOINCREMENT: copy the log once into the
+          // plain table, keeping every seq (SPEC §12.8.5).
+          this.#db.exec(`DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;
+            ALTER TABLE events RENAME TO events_v2;
+            CREATE TABLE events (${EVENTS_COLUMNS});
+            INSERT INTO events (seq, at, kind, actor, resource, data) SELECT seq, at, kind, actor, resource, data FROM events_v2 ORDER BY seq;
+            DROP TABLE events_v2;`);
+          this.#db.exec(SCHEMA);
+        }
         // Version 1 wrote the tables with every event: they are a checkpoint of the whole log.
+        // Version 2 has its checkpoint already, and its JSON rows read as they are.
         const last = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM events').get() as { seq: number };
         this.#db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('checkpoint', ?)").run(String(last.seq));
         this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(POOL_SCHEMA_VERSION));
@@ -254,7 +272,7 @@ export class PoolStore {
     this.#mirror.apply(e);
     // The session token's hash is a secret: it stays in the sessions table, not the log.
     const logged = e.kind === 'session-opened' ? { ...e, tokenHash: '' } : e;
-    this.#lastSeq = Number(s.event.run(e.at, e.kind, actor, resourceOf(e), JSON.stringify(logged)).lastInsertRowid);
+    this.#lastSeq = Number(s.event.run(e.at, e.kind, actor, resourceOf(e), encodeEventData(logged)).lastInsertRowid);
     this.#sinceCheckpoint++;
   }
 
@@ -284,12 +302,12 @@ export class PoolStore {
     const limit = Math.min(Math.max(query.limit ?? 100, 1), 10_000);
     const sql = `SELECT seq, at, kind, actor, data FROM (SELECT * FROM events${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
     const rows = this.#db.prepare(sql).all(...args, limit) as Array<{ seq: number; at: number; kind: string; actor: string; data: string }>;
-    return rows.map((r) => ({ seq: r.seq, at: r.at, kind: r.kind, actor: r.actor, event: JSON.parse(r.data) as PoolEvent }));
+    return rows.map((r) => ({ seq: r.seq, at: r.at, kind: r.kind, actor: r.actor, event: decodeEvent(r.kind, r.at, r.data) }));
   }
 
   /** Every event, oldest first (for replaying the log against the invariants). */
   *events(): Generator<PoolEvent> {
-    for (const row of this.#stmts.allEvents.iterate() as Iterable<{ data: string }>) yield JSON.parse(row.data) as PoolEvent;
+    for (const row of this.#stmts.allEvents.iterate() as Iterable<{ kind: string; at: number; data: string }>) yield decodeEvent(row.kind, row.at, row.data);
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import { CLIENT_TOKEN, startPool, until } from './fixtures/pool-env.js';
 async function blipProxy(t: { teardown(fn: () => unknown): void }, targetPort: number) {
   const sockets = new Set<net.Socket>();
   let refusing = false;
+  let dropping = false;
   const server = net.createServer((client) => {
     if (refusing) {
       client.resetAndDestroy();
@@ -19,7 +20,11 @@ async function blipProxy(t: { teardown(fn: () => unknown): void }, targetPort: n
       s.on('error', () => {});
       s.on('close', () => sockets.delete(s));
     }
-    client.pipe(upstream).pipe(client);
+    // Client to pool by hand, so that `dropping` can lose what the client sends.
+    client.on('data', (d: Buffer) => {
+      if (!dropping) upstream.write(d);
+    });
+    upstream.pipe(client);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => {
@@ -35,6 +40,10 @@ async function blipProxy(t: { teardown(fn: () => unknown): void }, targetPort: n
     /** While set, new connections are reset: the path stays broken. */
     set refusing(v: boolean) {
       refusing = v;
+    },
+    /** While set, what clients send is lost on the way (the pool never sees it). */
+    set dropping(v: boolean) {
+      dropping = v;
     },
   };
 }
@@ -77,5 +86,28 @@ t.test('a network blip without a grace period: the lease goes at once and the ho
   const again = await client.acquire({ port: 1 });
   t.equal(again.fence, 2);
   await until(() => server.state.sessions().length === 1, 5000, 'old session closed');
+  t.same(checkEventLog(server.store.events()), []);
+});
+
+t.test('a release carried by an acquire that the pool never got is sent again after the resume (SPEC §12.4.5)', async (t) => {
+  const server = await startPool(t, { resources: [{ type: 'port', value: '7000' }] });
+  const proxy = await blipProxy(t, server.port);
+  const client = await PoolClient.connect(`ws://127.0.0.1:${proxy.port}/v1/ws`, { token: CLIENT_TOKEN, graceMs: 5000 });
+  t.teardown(() => client.destroy());
+  const first = await client.acquire({ port: 1 });
+  proxy.dropping = true;
+  const next = client.acquire({ port: 1 }, { release: first });
+  t.equal(first.state, 'released', 'released on our side at once');
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(server.state.leases().map((l) => l.id), [first.id], 'the pool never heard of it');
+  const reconnected = new Promise((r) => client.once('reconnected', r));
+  proxy.dropping = false;
+  proxy.cut();
+  await reconnected;
+  const second = await next;
+  t.equal(second.fence, first.fence + 1, 'the release was sent again, then the request: the only port came back');
+  t.same(server.state.leases().map((l) => l.id), [second.id], 'one lease, not two');
+  await second.release();
+  t.same(server.state.leases(), []);
   t.same(checkEventLog(server.store.events()), []);
 });
