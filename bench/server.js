@@ -2,7 +2,8 @@
 //  (a) list and run all through one warm `subrun serve` process, driven over stdio by the
 //      runner-side ClientConnection — against `node --test` and mocha on the same tests;
 //  (b) re-run one test on the warm server — against a cold `node --test` of that one file;
-//  (c) the server's RSS after 50 repeated full runs against after the first.
+//  (c) the server's RSS after 50 more full runs against its RSS right after the first full
+//      run (sampled from /proc/PID/status, the real `subrun serve` process).
 // All in the same run; medians. Run: `npm run build && node bench/server.js`
 // (BENCH_FILES, BENCH_TESTS, BENCH_REPEAT, BENCH_ANCHOR_REPEAT, BENCH_MEMORY_RUNS to scale).
 import { execFileSync } from 'node:child_process';
@@ -73,12 +74,14 @@ try {
   if (listed.tests.length !== total) throw new Error(`listed ${listed.tests.length}, expected ${total}`);
 
   const fullMs = [];
+  let rssFirst = 0;
   for (let i = 0; i < REPEAT + 1; i++) {
     counts = { success: 0, other: 0 };
     t0 = performance.now();
     await client.list();
     await client.run({ onResult }).done;
     fullMs.push(performance.now() - t0);
+    if (i === 0) rssFirst = rssOf(transport.pid);
     if (counts.success !== total || counts.other !== 0) throw new Error(`run ${i}: ${JSON.stringify(counts)}`);
   }
   fullMs.shift(); // the first full run warms the JIT
@@ -90,7 +93,7 @@ try {
     oneMs.push(performance.now() - t0);
   }
 
-  const rssFirst = rssOf(transport.pid);
+  const rssWarm = rssOf(transport.pid);
   for (let i = 0; i < MEMORY_RUNS; i++) await client.run({}).done;
   const rssLast = rssOf(transport.pid);
   await client.goodbye();
@@ -116,7 +119,12 @@ try {
   console.log('(b) re-run one test');
   console.log(`    subrun serve (warm), p50 of 200     ${ms(median(oneMs)).padStart(10)}`);
   console.log(`    node --test of that one file (cold) ${ms(median(nodeOne)).padStart(10)}   ${(median(nodeOne) / median(oneMs)).toFixed(0)}× slower than subrun`);
-  console.log(`(c) server RSS after the first full run ${(rssFirst / 2 ** 20).toFixed(1)} MiB, after ${MEMORY_RUNS} more ${(rssLast / 2 ** 20).toFixed(1)} MiB (${(((rssLast - rssFirst) / rssFirst) * 100).toFixed(1)}%)`);
+  const mib = (x) => `${(x / 2 ** 20).toFixed(1)} MiB`;
+  const growth = (x) => `${x >= rssFirst ? '+' : ''}${(((x - rssFirst) / rssFirst) * 100).toFixed(1)}%`;
+  console.log('(c) subrun serve RSS');
+  console.log(`    after full run 1                    ${mib(rssFirst).padStart(10)}`);
+  console.log(`    after the ${REPEAT + 1} timed runs + 200 one-test runs ${mib(rssWarm)} (${growth(rssWarm)})`);
+  console.log(`    after ${MEMORY_RUNS} more full runs             ${mib(rssLast).padStart(10)}   ${growth(rssLast)} over run 1`);
   console.log('');
   console.log('targets: (a) >= 20× node --test and faster than mocha; (b) <= 5 ms and >= 30× a cold node --test; (c) within 10%');
 } finally {
