@@ -3,7 +3,9 @@
 //      runner-side ClientConnection — against `node --test` and mocha on the same tests;
 //  (b) re-run one test on the warm server — against a cold `node --test` of that one file;
 //  (c) the server's RSS after 50 more full runs against its RSS right after the first full
-//      run (sampled from /proc/PID/status, the real `subrun serve` process).
+//      run (sampled from /proc/PID/status, the real `subrun serve` process); once as
+//      started above, once started the way README recommends for a long-lived server
+//      (`node --max-semi-space-size=4`), each going through the same runs.
 // All in the same run; medians. Run: `npm run build && node bench/server.js`
 // (BENCH_FILES, BENCH_TESTS, BENCH_REPEAT, BENCH_ANCHOR_REPEAT, BENCH_MEMORY_RUNS to scale).
 import { execFileSync } from 'node:child_process';
@@ -55,6 +57,29 @@ function rssOf(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
 }
 
+/** Part (c) alone for a server started with `nodeArgs`: the same List, full runs and one-test runs as above. */
+async function memoryOnly(nodeArgs, total, one) {
+  const transport = await spawnTransport([process.execPath, ...nodeArgs, BIN, 'serve', '--root', path.join(dir, 'ours')], { protocolFd: true });
+  try {
+    const client = await ClientConnection.connect(transport.stream, { handshakeTimeoutMs: 120_000 });
+    let first = 0;
+    for (let i = 0; i < REPEAT + 1; i++) {
+      await client.list();
+      const done = await client.run({}).done;
+      if (done.ran !== total) throw new Error(`ran ${done.ran}, expected ${total}`);
+      if (i === 0) first = rssOf(transport.pid);
+    }
+    for (let i = 0; i < 200; i++) await client.run({ tests: [one] }).done;
+    const warm = rssOf(transport.pid);
+    for (let i = 0; i < MEMORY_RUNS; i++) await client.run({}).done;
+    const last = rssOf(transport.pid);
+    await client.goodbye();
+    return { first, warm, last };
+  } finally {
+    await transport.close();
+  }
+}
+
 const dir = mkdtempSync(path.join(tmpdir(), 'subrun-bench-server-'));
 try {
   generate(dir);
@@ -98,6 +123,7 @@ try {
   const rssLast = rssOf(transport.pid);
   await client.goodbye();
   await transport.close();
+  const flagged = await memoryOnly(['--max-semi-space-size=4'], total, listed.tests[Math.floor(total / 2)]);
 
   const nodeFull = [];
   const nodeOne = [];
@@ -125,6 +151,11 @@ try {
   console.log(`    after full run 1                    ${mib(rssFirst).padStart(10)}`);
   console.log(`    after the ${REPEAT + 1} timed runs + 200 one-test runs ${mib(rssWarm)} (${growth(rssWarm)})`);
   console.log(`    after ${MEMORY_RUNS} more full runs             ${mib(rssLast).padStart(10)}   ${growth(rssLast)} over run 1`);
+  const growthOf = (x, base) => `${x >= base ? '+' : ''}${(((x - base) / base) * 100).toFixed(1)}%`;
+  console.log('(c) the same, started as `node --max-semi-space-size=4 bin/subrun.js serve`');
+  console.log(`    after full run 1                    ${mib(flagged.first).padStart(10)}`);
+  console.log(`    after the same warm-up runs         ${mib(flagged.warm).padStart(10)}   ${growthOf(flagged.warm, flagged.first)}`);
+  console.log(`    after ${MEMORY_RUNS} more full runs             ${mib(flagged.last).padStart(10)}   ${growthOf(flagged.last, flagged.first)} over run 1`);
   console.log('');
   console.log('targets: (a) >= 20× node --test and faster than mocha; (b) <= 5 ms and >= 30× a cold node --test; (c) within 10%');
 } finally {

@@ -50,7 +50,11 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
         'Command bridge: with --command (or --testr-conf), the server wraps any command that emits subunit v2, ' +
         'such as a Python suite under `python3 -m subunit.run`, with testrepository\'s $LISTOPT, $IDOPTION, $IDFILE ' +
         'and $IDLIST variables; test ids are shell-quoted, never interpolated raw. This drives legacy suites in ' +
-        'server mode, locally or over ssh.',
+        'server mode, locally or over ssh.\n\n' +
+        'Memory: after each Run the server collects what relaying it left behind, and the worker gets a small young ' +
+        'generation (--worker-young-gen). For the flattest RSS over many runs, also cap the server thread\'s own young ' +
+        'generation when starting node: `node --max-semi-space-size=4 $(command -v subrun) serve ...` or ' +
+        'NODE_OPTIONS=--max-semi-space-size=4 (README "Memory of a long-lived test server").',
     )
     .argument('[files...]', 'test files or globs')
     .addOption(new Option('--stdio', 'speak the protocol on stdin/stdout (the default; the protocol fd when the client offers one)').conflicts('listen'))
