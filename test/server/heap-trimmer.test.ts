@@ -1,6 +1,6 @@
 import t from 'tap';
 import { getHeapStatistics } from 'node:v8';
-import { HeapTrimmer } from '../../src/server/test-api/heap-trimmer.js';
+import { HeapTrimmer, oldGenerationBytes, usedHeapBytes } from '../../src/server/test-api/heap-trimmer.js';
 
 const MiB = 2 ** 20;
 
@@ -33,4 +33,24 @@ t.test('by default it exposes V8\'s collector at run time, and a collection free
   garbage = undefined;
   t.equal(trimmer.trim(before), true);
   t.ok(getHeapStatistics().used_heap_size < before - 4 * MiB, 'the dropped array is gone');
+});
+
+t.test('measured on the old generation, young garbage alone does not buy a full collection', async (t) => {
+  let collections = 0;
+  let level = 10 * MiB;
+  const trimmer = new HeapTrimmer({ growth: 1, slackBytes: 4 * MiB, measure: () => level, gc: () => collections++ });
+  level = 13 * MiB;
+  t.equal(trimmer.trim(), false, 'within the slack');
+  level = 15 * MiB;
+  t.equal(trimmer.trim(), true, 'past it');
+  t.equal(collections, 1);
+  t.equal(trimmer.trim(), false, 'the floor is now 15 MiB');
+
+  const old = oldGenerationBytes();
+  t.ok(old > 0 && old <= usedHeapBytes(), 'the old generation is part of the used heap');
+  // Short-lived garbage lands in the young generation, so it moves the whole heap, not the old part.
+  const young: unknown[] = [];
+  for (let i = 0; i < 20_000; i++) young.push({ i });
+  t.ok(oldGenerationBytes() - old < MiB, 'a burst of young objects barely moves the old generation');
+  t.ok(young.length > 0);
 });

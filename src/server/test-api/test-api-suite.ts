@@ -13,7 +13,7 @@ import { InvalidArgumentError, SubrunError } from '../../core/errors.js';
 import type { TestResult } from '../../testing/engine.js';
 import type { ListOutcome, ResultSink, RunOutcome, RunRequest, Suite } from '../suite.js';
 import { emitAttachment, emitExists, emitInProgress, emitResult } from './events.js';
-import { HeapTrimmer } from './heap-trimmer.js';
+import { HeapTrimmer, oldGenerationBytes } from './heap-trimmer.js';
 import { Progress } from './progress.js';
 import { select } from './selection.js';
 import { WorkerHandle, type ReadyInfo } from './worker-handle.js';
@@ -87,7 +87,7 @@ export class TestApiSuite implements Suite {
   #destroyed = false;
   #sink: ResultSink | undefined;
   // This thread relays every result (structured clones in, subunit packets out): its garbage grows with the run.
-  readonly #trimmer = new HeapTrimmer({ growth: 1, slackBytes: 4 * 2 ** 20 });
+  readonly #trimmer = new HeapTrimmer({ growth: 1, slackBytes: 4 * 2 ** 20, measure: oldGenerationBytes });
   readonly stats: SuiteStats = { workerStarts: 0, lastRecycleReason: undefined, workerHeapUsed: 0 };
 
   constructor(options: TestApiSuiteOptions) {
