@@ -65,10 +65,10 @@ export interface SuiteStats {
 const TS_FILE = /\.(?:[cm]?ts|tsx)$/;
 
 /**
- * The worker's young generation (two 4 MiB semi-spaces). V8's default of 48 MiB makes
- * the young generation of a long-lived worker alone about 32 MiB of RSS and lets the
- * server's RSS climb ~15% over 50 runs of a 10,000-test suite; at 12 it stays within
- * ~5%, and runs are no slower (BENCHMARKS.md, "Test server end to end").
+ * The worker's young generation (two 4 MiB semi-spaces). At V8's default of 48 MiB a
+ * long-lived worker's young generation alone grows to 32 MiB of RSS; at 12 it stays at
+ * 8 MiB, and full runs of a 10,000-test suite were no slower (BENCHMARKS.md, "Test
+ * server end to end").
  */
 export const DEFAULT_WORKER_YOUNG_GENERATION_MB = 12;
 
