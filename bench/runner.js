@@ -6,7 +6,10 @@
 //     its upstream .testr.conf): `testr run --failing` against `subrun run --failing` (legacy
 //     mode). Both repositories are seeded before every round with the same stream that marks
 //     20 real tests failed (`load`), so each round re-runs exactly those 20.
-// Run: npm run build && node bench/runner.js   (ROUNDS=3 by default; PART=b or PART=c for one)
+// (b) also times the CLI's start: `--version`, `--help` and `failing --list` on the seeded
+//     repository, against `testr failing --list` and a bare `node -e 0` (the floor).
+// Run: npm run build && node bench/runner.js   (ROUNDS=3 by default; PART=b or PART=c for one;
+// BEFORE_BIN=path/to/an/older/bin/subrun.js adds that build's figures to (b), same run)
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +21,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'subrun.js');
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const PART = process.env.PART;
+const BEFORE_BIN = process.env.BEFORE_BIN;
+const STARTUP_ROUNDS = Number(process.env.STARTUP_ROUNDS ?? 10);
 const env = { ...process.env, PYTHON: '/usr/bin/python3' };
 
 const median = (xs) => {
@@ -89,23 +94,54 @@ function benchFailing() {
     );
     const seedFile = path.join(testrDir, 'seed.subunit');
     writeFileSync(seedFile, seed);
+    const seedOurs = () => spawnSync(process.execPath, [BIN, 'load', '--partial', seedFile], { cwd: oursDir, env, stdio: 'ignore' });
     const theirs = [];
     const ours = [];
+    const before = [];
     let counts = '';
     for (let i = 0; i <= ROUNDS; i++) {
       spawnSync('testr', ['load', '--partial', seedFile], { cwd: testrDir, env, stdio: 'ignore' });
-      spawnSync(process.execPath, [BIN, 'load', '--partial', seedFile], { cwd: oursDir, env, stdio: 'ignore' });
+      seedOurs();
       const a = timed('testr', ['run', '--failing'], testrDir);
       const b = timed(process.execPath, [BIN, 'run', '--failing'], oursDir);
+      let c;
+      if (BEFORE_BIN !== undefined) {
+        seedOurs();
+        c = timed(process.execPath, [BEFORE_BIN, 'run', '--failing'], oursDir);
+      }
       if (i === 0) continue; // warm-up
       theirs.push(a.ms);
       ours.push(b.ms);
+      if (c !== undefined) before.push(c.ms);
       counts = `${/Ran (\d+) tests/.exec(a.stdout)?.[1]} tests (testr) / ${/Ran (\d+) tests/.exec(b.stdout)?.[1]} tests (subrun)`;
     }
     console.log(`(b) testtools.tests.test_suite, re-running 20 failing tests, ${ROUNDS} rounds, ${counts}`);
     console.log(`testr run --failing    ${fmt(theirs)}`);
     console.log(`subrun run --failing   ${fmt(ours)}`);
+    if (BEFORE_BIN !== undefined) console.log(`subrun run --failing, BEFORE_BIN build   ${fmt(before)}`);
     console.log(`ratio testr / subrun: ${(median(theirs) / median(ours)).toFixed(2)}x (above 1: subrun is faster)`);
+    if (BEFORE_BIN !== undefined) console.log(`ratio testr / BEFORE_BIN build: ${(median(theirs) / median(before)).toFixed(2)}x`);
+
+    // The CLI's own start, with the 20 failures loaded again in both repositories.
+    spawnSync('testr', ['load', '--partial', seedFile], { cwd: testrDir, env, stdio: 'ignore' });
+    seedOurs();
+    const rows = [
+      ['node -e 0 (the floor)', () => timed(process.execPath, ['-e', '0'], oursDir)],
+      ['testr failing --list', () => timed('testr', ['failing', '--list'], testrDir)],
+    ];
+    for (const args of [['--version'], ['--help'], ['failing', '--list']]) {
+      rows.push([`subrun ${args.join(' ')}`, () => timed(process.execPath, [BIN, ...args], oursDir)]);
+      if (BEFORE_BIN !== undefined) rows.push([`  BEFORE_BIN build`, () => timed(process.execPath, [BEFORE_BIN, ...args], oursDir)]);
+    }
+    const times = rows.map(() => []);
+    for (let i = 0; i <= STARTUP_ROUNDS; i++) {
+      rows.forEach(([, run], j) => {
+        const { ms } = run();
+        if (i > 0) times[j].push(ms);
+      });
+    }
+    console.log(`(b) start of the CLI, ${STARTUP_ROUNDS} rounds, alternating, medians`);
+    rows.forEach(([label], j) => console.log(`${label.padEnd(30)} ${(median(times[j])).toFixed(0).padStart(5)} ms`));
   } finally {
     rmSync(testrDir, { recursive: true, force: true });
     rmSync(oursDir, { recursive: true, force: true });

@@ -2,7 +2,10 @@
 //  (a) list and run all through one warm `subrun serve` process, driven over stdio by the
 //      runner-side ClientConnection — against `node --test` and mocha on the same tests;
 //  (b) re-run one test on the warm server — against a cold `node --test` of that one file;
-//  (c) the server's RSS after 50 repeated full runs against after the first.
+//  (c) the server's RSS after 50 more full runs against its RSS right after the first full
+//      run (sampled from /proc/PID/status, the real `subrun serve` process); once as
+//      started above, once started the way README recommends for a long-lived server
+//      (`node --max-semi-space-size=4`), each going through the same runs.
 // All in the same run; medians. Run: `npm run build && node bench/server.js`
 // (BENCH_FILES, BENCH_TESTS, BENCH_REPEAT, BENCH_ANCHOR_REPEAT, BENCH_MEMORY_RUNS to scale).
 import { execFileSync } from 'node:child_process';
@@ -54,6 +57,29 @@ function rssOf(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
 }
 
+/** Part (c) alone for a server started with `nodeArgs`: the same List, full runs and one-test runs as above. */
+async function memoryOnly(nodeArgs, total, one) {
+  const transport = await spawnTransport([process.execPath, ...nodeArgs, BIN, 'serve', '--root', path.join(dir, 'ours')], { protocolFd: true });
+  try {
+    const client = await ClientConnection.connect(transport.stream, { handshakeTimeoutMs: 120_000 });
+    let first = 0;
+    for (let i = 0; i < REPEAT + 1; i++) {
+      await client.list();
+      const done = await client.run({}).done;
+      if (done.ran !== total) throw new Error(`ran ${done.ran}, expected ${total}`);
+      if (i === 0) first = rssOf(transport.pid);
+    }
+    for (let i = 0; i < 200; i++) await client.run({ tests: [one] }).done;
+    const warm = rssOf(transport.pid);
+    for (let i = 0; i < MEMORY_RUNS; i++) await client.run({}).done;
+    const last = rssOf(transport.pid);
+    await client.goodbye();
+    return { first, warm, last };
+  } finally {
+    await transport.close();
+  }
+}
+
 const dir = mkdtempSync(path.join(tmpdir(), 'subrun-bench-server-'));
 try {
   generate(dir);
@@ -73,12 +99,14 @@ try {
   if (listed.tests.length !== total) throw new Error(`listed ${listed.tests.length}, expected ${total}`);
 
   const fullMs = [];
+  let rssFirst = 0;
   for (let i = 0; i < REPEAT + 1; i++) {
     counts = { success: 0, other: 0 };
     t0 = performance.now();
     await client.list();
     await client.run({ onResult }).done;
     fullMs.push(performance.now() - t0);
+    if (i === 0) rssFirst = rssOf(transport.pid);
     if (counts.success !== total || counts.other !== 0) throw new Error(`run ${i}: ${JSON.stringify(counts)}`);
   }
   fullMs.shift(); // the first full run warms the JIT
@@ -90,11 +118,12 @@ try {
     oneMs.push(performance.now() - t0);
   }
 
-  const rssFirst = rssOf(transport.pid);
+  const rssWarm = rssOf(transport.pid);
   for (let i = 0; i < MEMORY_RUNS; i++) await client.run({}).done;
   const rssLast = rssOf(transport.pid);
   await client.goodbye();
   await transport.close();
+  const flagged = await memoryOnly(['--max-semi-space-size=4'], total, listed.tests[Math.floor(total / 2)]);
 
   const nodeFull = [];
   const nodeOne = [];
@@ -116,7 +145,17 @@ try {
   console.log('(b) re-run one test');
   console.log(`    subrun serve (warm), p50 of 200     ${ms(median(oneMs)).padStart(10)}`);
   console.log(`    node --test of that one file (cold) ${ms(median(nodeOne)).padStart(10)}   ${(median(nodeOne) / median(oneMs)).toFixed(0)}× slower than subrun`);
-  console.log(`(c) server RSS after the first full run ${(rssFirst / 2 ** 20).toFixed(1)} MiB, after ${MEMORY_RUNS} more ${(rssLast / 2 ** 20).toFixed(1)} MiB (${(((rssLast - rssFirst) / rssFirst) * 100).toFixed(1)}%)`);
+  const mib = (x) => `${(x / 2 ** 20).toFixed(1)} MiB`;
+  const growth = (x) => `${x >= rssFirst ? '+' : ''}${(((x - rssFirst) / rssFirst) * 100).toFixed(1)}%`;
+  console.log('(c) subrun serve RSS');
+  console.log(`    after full run 1                    ${mib(rssFirst).padStart(10)}`);
+  console.log(`    after the ${REPEAT + 1} timed runs + 200 one-test runs ${mib(rssWarm)} (${growth(rssWarm)})`);
+  console.log(`    after ${MEMORY_RUNS} more full runs             ${mib(rssLast).padStart(10)}   ${growth(rssLast)} over run 1`);
+  const growthOf = (x, base) => `${x >= base ? '+' : ''}${(((x - base) / base) * 100).toFixed(1)}%`;
+  console.log('(c) the same, started as `node --max-semi-space-size=4 bin/subrun.js serve`');
+  console.log(`    after full run 1                    ${mib(flagged.first).padStart(10)}`);
+  console.log(`    after the same warm-up runs         ${mib(flagged.warm).padStart(10)}   ${growthOf(flagged.warm, flagged.first)}`);
+  console.log(`    after ${MEMORY_RUNS} more full runs             ${mib(flagged.last).padStart(10)}   ${growthOf(flagged.last, flagged.first)} over run 1`);
   console.log('');
   console.log('targets: (a) >= 20× node --test and faster than mocha; (b) <= 5 ms and >= 30× a cold node --test; (c) within 10%');
 } finally {

@@ -2,19 +2,36 @@ import { Command, CommanderError } from 'commander';
 import { SubrunError } from '../core/errors.js';
 import { createContext, ExitCode, type CliContext, type CliIO } from './context.js';
 import { VERSION } from './version.js';
-import { registerServeCommands } from './serve.js';
-import { registerHistoryCommands } from './history.js';
-import { registerPoolCommands } from './pool.js';
-import { registerInitCommands } from './init.js';
-import { registerStreamCommands } from './stream.js';
-import { registerCheckCommands } from './check.js';
-import { registerRunCommands } from './run.js';
+
+type Register = (program: Command, ctx: CliContext) => void;
+
+interface CommandGroup {
+  /** The top-level commands the group registers (a test keeps this in step with the modules). */
+  readonly commands: readonly string[];
+  readonly load: () => Promise<Register>;
+}
 
 /**
- * Builds the commander program over the given streams (STYLE §7). Each command
- * group lives in its own file under src/cli/ and registers itself here.
+ * Each command group lives in its own file under src/cli/ and registers itself;
+ * listed in help order. Loading them all costs a few hundred milliseconds of imports
+ * (the runner, the pool, the test server...), so a command line loads only the group
+ * it names: `subrun failing` does not pay for the pool server.
  */
-export function createProgram(ctx: CliContext): Command {
+export const COMMAND_GROUPS: readonly CommandGroup[] = [
+  { commands: ['serve'], load: async () => (await import('./serve.js')).registerServeCommands },
+  { commands: ['last', 'failing', 'slowest', 'stats', 'history', 'load'], load: async () => (await import('./history.js')).registerHistoryCommands },
+  { commands: ['pool'], load: async () => (await import('./pool.js')).registerPoolCommands },
+  { commands: ['init'], load: async () => (await import('./init.js')).registerInitCommands },
+  { commands: ['stream'], load: async () => (await import('./stream.js')).registerStreamCommands },
+  { commands: ['check'], load: async () => (await import('./check.js')).registerCheckCommands },
+  { commands: ['run', 'list'], load: async () => (await import('./run.js')).registerRunCommands },
+];
+
+/**
+ * Builds the commander program over the given streams (STYLE §7), with the command
+ * groups `argv` needs (see groupsFor); every group when `argv` is not given.
+ */
+export async function createProgram(ctx: CliContext, argv?: readonly string[]): Promise<Command> {
   const program = new Command('subrun')
     .description(
       'Long-lived test servers, a testr-compatible parallel runner and a leak-proof resource pool, ' +
@@ -32,14 +49,27 @@ export function createProgram(ctx: CliContext): Command {
       '\nExit codes: 0 success, 1 test failures, 2 usage or configuration error,\n' +
         '3 infrastructure error (I/O, peer, server, pool), 130 interrupted.',
     );
-  registerServeCommands(program, ctx);
-  registerHistoryCommands(program, ctx);
-  registerPoolCommands(program, ctx);
-  registerInitCommands(program, ctx);
-  registerStreamCommands(program, ctx);
-  registerCheckCommands(program, ctx);
-  registerRunCommands(program, ctx);
+  const groups = argv === undefined ? COMMAND_GROUPS : groupsFor(argv);
+  // Imported side by side, registered in help order.
+  const registers = await Promise.all(groups.map((g) => g.load()));
+  for (const register of registers) register(program, ctx);
   return program;
+}
+
+/**
+ * The groups a command line needs. The root program takes no option with a value, so
+ * the first word not starting with `-` is the command: a known one needs its group
+ * only; `--version` alone needs none; anything else (help, no command, an unknown or
+ * misspelled one, whose suggestions come from every name) needs them all.
+ */
+export function groupsFor(argv: readonly string[]): readonly CommandGroup[] {
+  const first = argv.find((a) => !a.startsWith('-'));
+  if (first !== undefined) {
+    const group = COMMAND_GROUPS.find((g) => g.commands.includes(first));
+    return group === undefined ? COMMAND_GROUPS : [group];
+  }
+  const versionOnly = argv.some((a) => a === '-V' || a === '--version') && !argv.some((a) => a === '-h' || a === '--help');
+  return versionOnly ? [] : COMMAND_GROUPS;
 }
 
 /** Run the CLI with `argv` (without node and script) and return the exit code. */
@@ -50,9 +80,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
 /** Like runCli, but returns the whole context (main() needs `exitWhenDone`). */
 export async function runCliWithContext(argv: readonly string[], io: CliIO): Promise<CliContext> {
   const ctx = createContext(io);
-  const program = createProgram(ctx);
-  propagateExitOverride(program, ctx);
   try {
+    const program = await createProgram(ctx, argv);
+    propagateExitOverride(program, ctx);
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     ctx.exitCode = reportError(error, ctx);

@@ -5,7 +5,7 @@ import { parseDuration } from '../core/abort.js';
 import { SubrunError } from '../core/errors.js';
 import { createTestServer, type TestServer } from '../server/test-server.js';
 import { PoolResources } from '../server/pool-resources.js';
-import { TestApiSuite } from '../server/test-api/test-api-suite.js';
+import { DEFAULT_WORKER_YOUNG_GENERATION_MB, TestApiSuite } from '../server/test-api/test-api-suite.js';
 import { CommandBridgeSuite } from '../server/command-bridge/command-bridge-suite.js';
 import { readConfigFile } from '../runner/config/load-config.js';
 import type { Suite } from '../server/suite.js';
@@ -21,6 +21,7 @@ interface ServeOptions {
   idleExit?: string;
   recycleAfter?: string;
   maxRss?: string;
+  workerYoungGen?: string;
   nodeTest: boolean;
   command?: string;
   listOption?: string;
@@ -49,7 +50,11 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
         'Command bridge: with --command (or --testr-conf), the server wraps any command that emits subunit v2, ' +
         'such as a Python suite under `python3 -m subunit.run`, with testrepository\'s $LISTOPT, $IDOPTION, $IDFILE ' +
         'and $IDLIST variables; test ids are shell-quoted, never interpolated raw. This drives legacy suites in ' +
-        'server mode, locally or over ssh.',
+        'server mode, locally or over ssh.\n\n' +
+        'Memory: after each Run the server collects what relaying it left behind, and the worker gets a small young ' +
+        'generation (--worker-young-gen). For the flattest RSS over many runs, also cap the server thread\'s own young ' +
+        'generation when starting node: `node --max-semi-space-size=4 $(command -v subrun) serve ...` or ' +
+        'NODE_OPTIONS=--max-semi-space-size=4 (README "Memory of a long-lived test server").',
     )
     .argument('[files...]', 'test files or globs')
     .addOption(new Option('--stdio', 'speak the protocol on stdin/stdout (the default; the protocol fd when the client offers one)').conflicts('listen'))
@@ -59,6 +64,11 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
     .option('--idle-exit <duration>', 'exit after this long with no request running (e.g. 10m)')
     .option('--recycle-after <batches>', 'replace the worker after this many Runs')
     .option('--max-rss <megabytes>', 'replace the worker when the process RSS exceeds this')
+    .option(
+      '--worker-young-gen <megabytes>',
+      `V8 young-generation size of the test worker (default ${DEFAULT_WORKER_YOUNG_GENERATION_MB}; V8's own is 48): ` +
+        'larger means fewer scavenges for allocation-heavy tests, smaller keeps a long-lived server\'s RSS flatter',
+    )
     .option('--no-node-test', 'do not map `node:test` imports to subrun/test in the worker')
     .option('--command <cmd>', 'bridge mode: serve the tests of this subunit-emitting command (testr\'s test_command)')
     .option('--list-option <opt>', 'bridge mode: what $LISTOPT expands to (testr\'s test_list_option)', '--list')
@@ -115,6 +125,7 @@ async function createSuite(patterns: string[], options: ServeOptions, ctx: CliCo
     ...(options.timeout === undefined ? {} : { defaultTimeoutMs: parseDuration(options.timeout) }),
     ...(options.recycleAfter === undefined ? {} : { recycleAfterBatches: positiveInt('--recycle-after', options.recycleAfter) }),
     ...(options.maxRss === undefined ? {} : { maxRssBytes: positiveInt('--max-rss', options.maxRss) * 1024 * 1024 }),
+    ...(options.workerYoungGen === undefined ? {} : { resourceLimits: { maxYoungGenerationSizeMb: positiveInt('--worker-young-gen', options.workerYoungGen) } }),
   });
 }
 

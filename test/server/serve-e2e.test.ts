@@ -169,6 +169,24 @@ t.test('usage errors: no files, a missing file', async (t) => {
   t.match(err, /no such test file: no-such\.test\.js/);
 });
 
+t.test('--worker-young-gen sets the worker\'s young generation; a bad value is a usage error', async (t) => {
+  const fixture = path.join(ROOT, 'test', 'server', 'fixtures');
+  const transport = await spawnTransport([process.execPath, BIN, 'serve', '--root', fixture, '--worker-young-gen', '24', 'young-generation.test.js'], { protocolFd: true });
+  t.teardown(() => transport.destroy());
+  const client = await ClientConnection.connect(transport.stream, { handshakeTimeoutMs: 30_000 });
+  const events: SubunitEvent[] = [];
+  await client.run({ onResult: collect(events) }).done;
+  const stdout = events.filter((e) => e.fileName === 'stdout').map((e) => Buffer.from(e.fileBytes!).toString('utf8')).join('');
+  t.equal(JSON.parse(stdout).limitMb, 24);
+  await client.goodbye();
+
+  const bad = spawn(process.execPath, [BIN, 'serve', '--root', fixture, '--worker-young-gen', '0', 'young-generation.test.js'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  bad.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  t.equal(await new Promise((r) => bad.once('exit', r)), 2);
+  t.match(err, /--worker-young-gen expects a positive integer, got "0"/);
+});
+
 t.test('over ssh, through a real sshd', async (t) => {
   const why = sshdUnavailable();
   if (why !== undefined) throw new Error(`ssh test cannot run: ${why}`);

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { TestApiSuite, type TestApiSuiteOptions } from '../../src/server/test-api/test-api-suite.js';
+import { DEFAULT_WORKER_YOUNG_GENERATION_MB, TestApiSuite, type TestApiSuiteOptions } from '../../src/server/test-api/test-api-suite.js';
 import { TEXT_MIME } from '../../src/server/suite.js';
 import { ROOT } from '../helpers/paths.js';
 import { RecordingSink } from '../helpers/recording-sink.js';
@@ -199,6 +199,22 @@ t.test('recycling after N batches and above a heap threshold', async (t) => {
   await h.run({}, new RecordingSink());
   t.equal(h.stats.workerStarts, 2);
   t.match(h.stats.lastRecycleReason, /heap reached/);
+});
+
+t.test('the worker gets a small young generation unless the caller sets one', async (t) => {
+  const id = `${FIXTURES}/young-generation.test.js > reports its young generation`;
+  const report = async (s: TestApiSuite) => {
+    const sink = new RecordingSink();
+    await s.run({}, sink);
+    t.same(sink.finals, { [id]: 'success' });
+    return JSON.parse(sink.byId.get(id)!.attachments.stdout!) as { limitMb: number; newSpaceBytes: number };
+  };
+  const small = await report(suite(t, { files: [`${FIXTURES}/young-generation.test.js`] }));
+  t.equal(small.limitMb, DEFAULT_WORKER_YOUNG_GENERATION_MB);
+  t.ok(small.newSpaceBytes <= 8 * 2 ** 20, `new space stays within two 4 MiB semi-spaces (${small.newSpaceBytes})`);
+  const big = await report(suite(t, { files: [`${FIXTURES}/young-generation.test.js`], resourceLimits: { maxYoungGenerationSizeMb: 48, stackSizeMb: 4 } }));
+  t.equal(big.limitMb, 48, 'a caller\'s own limit wins');
+  t.ok(big.newSpaceBytes > 8 * 2 ** 20, `and V8 uses the room (${big.newSpaceBytes})`);
 });
 
 t.test('files that fail to load, duplicates, and a worker that never finishes loading', async (t) => {

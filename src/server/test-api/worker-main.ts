@@ -6,11 +6,11 @@
  */
 import { createRequire, register } from 'node:module';
 import path from 'node:path';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { getRegistry, formatFailure, TestRunner, walkTests, type FileTree, type TestResult } from '../../testing/engine.js';
+import { HeapTrimmer } from './heap-trimmer.js';
 import { OutputCapture } from './output-capture.js';
 import { Progress } from './progress.js';
 import type { FromWorker, LoadError, RunMessage, WorkerInit } from './worker-protocol.js';
@@ -84,6 +84,8 @@ for (const file of init.files) {
   }
 }
 post({ type: 'ready', tests: ids, duplicates, loadErrors: [...loadErrors.values()], stray: capture.takeStray() });
+// Its floor is the heap with every file loaded.
+const trimmer = new HeapTrimmer();
 
 const require = createRequire(import.meta.url);
 const reportedRequired = new Set<string>();
@@ -151,25 +153,5 @@ async function runBatch(message: RunMessage): Promise<void> {
   flush();
   const heapUsed = getHeapStatistics().used_heap_size;
   post({ type: 'done', heapUsed, requiredFiles: newRequiredFiles(), stray: capture.takeStray() });
-  collectIfGrown(heapUsed);
-}
-
-// A long-lived server should not let a batch's garbage ratchet its RSS up until V8
-// decides to collect. Once the batch is reported (so no result waits on it), collect
-// if the heap has grown well past what survived the last collection.
-const gc = exposeGc();
-let heapFloor = getHeapStatistics().used_heap_size;
-function collectIfGrown(heapUsed: number): void {
-  if (gc === undefined || heapUsed < heapFloor * 1.5 + 8 * 2 ** 20) return;
-  gc();
-  heapFloor = getHeapStatistics().used_heap_size;
-}
-
-function exposeGc(): (() => void) | undefined {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
+  trimmer.trim(heapUsed);
 }
