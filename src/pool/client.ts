@@ -5,6 +5,7 @@ import { InvalidArgumentError, SubrunError } from '../core/errors.js';
 import { withTimeout } from '../core/abort.js';
 import { normalizeNeeds, type NeedsInput } from './needs-input.js';
 import { Lease } from './lease.js';
+import { leaseOfShortGranted } from './messages.js';
 import type { LeaseView, Need } from './types.js';
 
 export { normalizeNeeds, type NeedsInput } from './needs-input.js';
@@ -52,6 +53,9 @@ interface Pending {
   reject: (error: Error) => void;
   onQueued: ((position: number) => void) | undefined;
 }
+
+/** The protocol this client speaks, said in `hello` (SPEC §12.4.6). */
+const CLIENT_PROTOCOL = 2;
 
 type Waiter = { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void };
 
@@ -261,7 +265,7 @@ export class PoolClient extends EventEmitter {
       ws.on('open', () => {
         this.#lastSeen = this.#clock.monotonic();
         const resume = this.#session === null ? null : { session: this.#session.id, token: this.#session.token };
-        ws.send(JSON.stringify({ op: 'hello', client: this.#opts.name ?? 'subrun', graceMs: this.#opts.graceMs ?? 0, resume }));
+        ws.send(JSON.stringify({ op: 'hello', client: this.#opts.name ?? 'subrun', graceMs: this.#opts.graceMs ?? 0, resume, protocol: CLIENT_PROTOCOL }));
       });
       ws.on('ping', () => {
         this.#lastSeen = this.#clock.monotonic();
@@ -285,7 +289,7 @@ export class PoolClient extends EventEmitter {
             // Our session is gone (we were away too long): every lease is lost. Start afresh.
             this.#loseAll('the pool expired this session while it was disconnected');
             this.#session = null;
-            ws.send(JSON.stringify({ op: 'hello', client: this.#opts.name ?? 'subrun', graceMs: this.#opts.graceMs ?? 0, resume: null }));
+            ws.send(JSON.stringify({ op: 'hello', client: this.#opts.name ?? 'subrun', graceMs: this.#opts.graceMs ?? 0, resume: null, protocol: CLIENT_PROTOCOL }));
             return;
           }
           reject(new SubrunError(String(msg.code), String(msg.message)));
@@ -359,9 +363,12 @@ export class PoolClient extends EventEmitter {
     // Any answer to a request confirms the release it carried (SPEC §12.4.5).
     if (id !== undefined && this.#carried.size > 0) this.#carried.delete(id);
     switch (msg.op) {
-      case 'granted':
-        this.#onGranted(id ?? '', msg.lease as LeaseView);
+      case 'granted': {
+        // A full lease from a protocol 1 pool, else the short form (SPEC §12.4.6).
+        const view = typeof msg.lease === 'object' && msg.lease !== null ? (msg.lease as LeaseView) : leaseOfShortGranted(msg, this.#session?.id ?? '', this.#opts.name ?? 'subrun');
+        if (view !== null) this.#onGranted(id ?? '', view);
         return;
+      }
       case 'queued': {
         const p = id === undefined ? undefined : this.#pending.get(id);
         p?.onQueued?.(Number(msg.position));

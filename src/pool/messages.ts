@@ -1,5 +1,5 @@
 import { poolError } from './errors.js';
-import type { LeaseView, Need, ResourceSpec } from './types.js';
+import type { GrantedResource, LeaseView, Need, ResourceSpec } from './types.js';
 
 /**
  * Validation of every message a peer sends (SPEC §12.4). Pure: takes text, returns a
@@ -18,7 +18,7 @@ export const LIMITS = {
 } as const;
 
 export type ClientMessage =
-  | { op: 'hello'; client: string; graceMs: number; resume: { session: string; token: string } | null }
+  | { op: 'hello'; client: string; graceMs: number; resume: { session: string; token: string } | null; protocol: number }
   | { op: 'acquire'; id: string; needs: Need[]; quiet: boolean; release: string | null }
   | { op: 'cancel'; id: string }
   | { op: 'release'; lease: string }
@@ -105,7 +105,10 @@ export function parseClientMessage(text: string): ClientMessage {
         if (!isObject(raw.resume)) bad('`resume` must be {session, token}');
         resume = { session: str(raw.resume, 'session', LIMITS.maxRequestId), token: str(raw.resume, 'token', LIMITS.maxRequestId) };
       }
-      return { op: 'hello', client, graceMs, resume };
+      // SPEC §12.4.6: the protocol the client speaks; 1 when it does not say.
+      const protocol = raw.protocol === undefined || raw.protocol === null ? 1 : raw.protocol;
+      if (typeof protocol !== 'number' || !Number.isSafeInteger(protocol) || protocol < 1) bad('`protocol` must be an integer >= 1');
+      return { op: 'hello', client, graceMs, resume, protocol };
     }
     case 'acquire': {
       // SPEC §12.4.4: no `queued` reply for a quiet request.
@@ -148,6 +151,47 @@ export function encodeGranted(id: string, l: LeaseView): string {
     resources += `${resources === '' ? '' : ','}{"id":${q(r.id)},"type":${q(r.type)},"value":${q(r.value)},"attrs":${q(r.attrs)}}`;
   }
   return `{"op":"granted","id":${q(id)},"lease":{"id":${q(l.id)},"session":${q(l.session)},"client":${q(l.client)},"requestId":${q(l.requestId)},"fence":${q(l.fence)},"resources":[${resources}],"grantedAt":${q(l.grantedAt)}}}`;
+}
+
+/**
+ * The short `granted` for a client that said protocol 2 or more (SPEC §12.4.6):
+ * `{"op":"granted","id","fence","resources","grantedAt"}`, each resource its id, or
+ * `[id, attrs]` when it has attributes. The lease id (`L<fence>`), the session, the client
+ * name and the request id are the client's own or follow from the rest. A lease of any
+ * other shape is sent in full, which such a client also accepts.
+ */
+export function encodeGrantedShort(id: string, l: LeaseView): string {
+  if (l.id !== `L${l.fence}` || l.requestId !== id) return encodeGranted(id, l);
+  let resources = '';
+  for (const r of l.resources) {
+    if (r.type.includes(':') || r.id !== `${r.type}:${r.value}`) return encodeGranted(id, l);
+    const item = hasKeys(r.attrs) ? `[${q(r.id)},${q(r.attrs)}]` : q(r.id);
+    resources += resources === '' ? item : `,${item}`;
+  }
+  return `{"op":"granted","id":${q(id)},"fence":${q(l.fence)},"resources":[${resources}],"grantedAt":${q(l.grantedAt)}}`;
+}
+
+/**
+ * The lease a short `granted` (SPEC §12.4.6) stands for, given what the client knows; null
+ * when the message is not one (a full `granted` or garbage: the caller decides).
+ */
+export function leaseOfShortGranted(msg: Record<string, unknown>, session: string, client: string): LeaseView | null {
+  const { id, fence, resources, grantedAt } = msg;
+  if (typeof id !== 'string' || typeof fence !== 'number' || typeof grantedAt !== 'number' || !Array.isArray(resources)) return null;
+  const out: GrantedResource[] = [];
+  for (const item of resources as unknown[]) {
+    const [rid, attrs] = typeof item === 'string' ? [item, {}] : Array.isArray(item) ? (item as [unknown, unknown]) : [null, null];
+    if (typeof rid !== 'string' || !isObject(attrs)) return null;
+    const colon = rid.indexOf(':');
+    if (colon <= 0) return null;
+    out.push({ id: rid, type: rid.slice(0, colon), value: rid.slice(colon + 1), attrs: { ...(attrs as Record<string, string>) } });
+  }
+  return { id: `L${fence}`, session, client, requestId: id, fence, resources: out, grantedAt };
+}
+
+function hasKeys(o: Record<string, string>): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /**

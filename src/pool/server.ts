@@ -8,11 +8,11 @@ import { InvalidArgumentError, SubrunError } from '../core/errors.js';
 import { Authenticator, isLoopback, sha256, type Role } from './auth.js';
 import { toWireError, poolError } from './errors.js';
 import { createHttpHandler } from './http-api.js';
-import { LIMITS, encodeGranted, parseClientMessage, type ClientMessage } from './messages.js';
+import { LIMITS, encodeGranted, encodeGrantedShort, parseClientMessage, type ClientMessage } from './messages.js';
 import { PoolState } from './pool-state.js';
 import { runReleaseHook, type ReleaseHook } from './release-hooks.js';
 import { PoolStore } from './store.js';
-import type { PoolEvent, ResourceSpec } from './types.js';
+import type { LeaseView, PoolEvent, ResourceSpec } from './types.js';
 
 /**
  * The pool server (SPEC §12): one port for HTTP and WebSocket. It owns the I/O around
@@ -60,6 +60,8 @@ interface Conn {
   lastSeen: number;
   badMessages: number;
   pingTimedOut: boolean;
+  /** The client said protocol 2 or more in `hello`: it gets the short `granted` (SPEC §12.4.6). */
+  short: boolean;
 }
 
 export interface PoolServer {
@@ -143,6 +145,11 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
     }
   };
 
+  const sendGranted = (conn: Conn | undefined, id: string, lease: LeaseView): void => {
+    if (conn === undefined) return;
+    sendText(conn, conn.short ? encodeGrantedShort(id, lease) : encodeGranted(id, lease));
+  };
+
   const onEvent = (e: PoolEvent): void => {
     const actor = 'actor' in e ? e.actor : e.kind === 'session-opened' ? e.client : 'session' in e ? (clientOf.get(e.session) ?? e.session) : 'pool';
     // Write-ahead: the event is durable before any peer hears of it (SPEC §12.8).
@@ -159,7 +166,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
     if (!started) return;
     switch (e.kind) {
       case 'granted':
-        sendText(bySession.get(e.session), encodeGranted(e.requestId, e.lease));
+        sendGranted(bySession.get(e.session), e.requestId, e.lease);
         break;
       case 'queued':
         if (!quietRequest) send(bySession.get(e.session), { op: 'queued', id: e.requestId, position: e.position });
@@ -232,7 +239,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   });
 
   const onConnection = (ws: WebSocket, role: Role, remote: string): void => {
-    const conn: Conn = { ws, role, remote, session: null, lastSeen: clock.monotonic(), badMessages: 0, pingTimedOut: false };
+    const conn: Conn = { ws, role, remote, session: null, lastSeen: clock.monotonic(), badMessages: 0, pingTimedOut: false, short: false };
     conns.add(conn);
     ws.on('pong', () => {
       conn.lastSeen = clock.monotonic();
@@ -268,6 +275,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
     }
     if (msg.op === 'hello') {
       if (conn.session !== null) throw poolError('ERR_POOL_CONFLICT', 'hello was already sent on this connection');
+      conn.short = msg.protocol >= 2;
       if (msg.resume !== null) {
         const view = state.resumeSession(msg.resume.session, sha256(msg.resume.token), conn.remote);
         const previous = bySession.get(view.id);
@@ -306,7 +314,7 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
           quietRequest = false;
         }
         if (!outcome.replay) return;
-        if (outcome.status === 'granted') sendText(conn, encodeGranted(msg.id, outcome.lease));
+        if (outcome.status === 'granted') sendGranted(conn, msg.id, outcome.lease);
         else if (!msg.quiet) send(conn, { op: 'queued', id: msg.id, position: outcome.position });
         return;
       }

@@ -18,7 +18,7 @@ t.test('need and resource text forms', async (t) => {
 });
 
 t.test('client messages: valid forms and defaults', async (t) => {
-  t.same(parseClientMessage('{"op":"hello"}'), { op: 'hello', client: 'anonymous', graceMs: 0, resume: null });
+  t.same(parseClientMessage('{"op":"hello"}'), { op: 'hello', client: 'anonymous', graceMs: 0, resume: null, protocol: 1 });
   t.same(parseClientMessage('{"op":"acquire","id":"1","needs":[{"type":"port"}]}'), { op: 'acquire', id: '1', needs: [{ type: 'port', count: 1, attrs: {} }], quiet: false, release: null });
   t.same(parseClientMessage('{"op":"verify","lease":"L1","fence":3}'), { op: 'verify', lease: 'L1', fence: 3, resources: [] });
 });
