@@ -56,6 +56,8 @@ export class PacketEncoder {
   private buf = new Uint8Array(SLAB);
   /** A DataView of `buf`, for crc32View. */
   private view = new DataView(this.buf.buffer);
+  /** `buf`'s ArrayBuffer, kept: encode() makes a view of it per packet, and the `.buffer` getter is a call. */
+  private arrayBuffer: ArrayBuffer = this.buf.buffer;
   /**
    * The last test id written, where it lies in a kept packet of `lastIdBuf`
    * (ASCII without NUL, checked then): its next packet (a test's result after
@@ -79,7 +81,7 @@ export class PacketEncoder {
     if (this.buf.length - this.start < 256) this.newSlab(0);
     const size = this.write(event);
     // The constructor, not subarray(): cheaper per packet (slabs start at offset 0 of their buffer).
-    const out = new Uint8Array(this.buf.buffer, this.start, size);
+    const out = new Uint8Array(this.arrayBuffer, this.start, size);
     this.start += size;
     if (this.buf.length > SLAB) {
       this.pos = this.keepFrom = this.start;
@@ -366,6 +368,7 @@ export class PacketEncoder {
     const next = new Uint8Array(exact ? need : Math.max(SLAB, need * 2));
     if (used > 0) next.set(this.buf.subarray(this.keepFrom, this.pos));
     this.buf = next;
+    this.arrayBuffer = next.buffer;
     this.view = new DataView(next.buffer);
     this.start -= this.keepFrom;
     this.pos = used;
