@@ -1,9 +1,8 @@
-import t, { type Test } from 'tap';
-import WebSocket from 'ws';
+import t from 'tap';
 import { encodeGranted, encodeGrantedShort, leaseOfShortGranted, parseClientMessage } from '../../src/pool/messages.js';
 import { checkEventLog } from '../../src/pool/invariants.js';
 import type { LeaseView } from '../../src/pool/types.js';
-import { CLIENT_TOKEN, connect, startPool, until } from './fixtures/pool-env.js';
+import { connect, rawHolder, startPool, until } from './fixtures/pool-env.js';
 
 // SPEC §12.4.6: the short `granted` for a client that says protocol 2 in `hello`.
 
@@ -61,22 +60,6 @@ t.test('a malformed short granted is not a lease (null), and never throws', asyn
   for (const m of bad) t.equal(leaseOfShortGranted(m, 's', 'c'), null, JSON.stringify(m));
 });
 
-/** A raw holder saying `protocol` (or nothing) in hello, recording what the pool sends. */
-async function rawHolder(t: Test, url: string, protocol?: number): Promise<{ got: any[]; send: (m: object) => void; next: (pred: (m: any) => boolean, what: string) => Promise<any>; session: string }> {
-  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${CLIENT_TOKEN}` } });
-  t.teardown(() => ws.terminate());
-  const got: any[] = [];
-  ws.on('message', (d) => got.push(JSON.parse(d.toString())));
-  await new Promise((r) => ws.once('open', r));
-  const send = (m: object): void => ws.send(JSON.stringify(m));
-  const next = async (pred: (m: any) => boolean, what: string): Promise<any> => {
-    await until(() => got.some(pred), 5000, what);
-    return got.find(pred);
-  };
-  send({ op: 'hello', client: 'raw', ...(protocol === undefined ? {} : { protocol }) });
-  const welcome = await next((m) => m.op === 'welcome', 'welcome');
-  return { got, send, next, session: welcome.session };
-}
 
 t.test('the pool sends the full granted to a protocol 1 client and the short one to a protocol 2 client, at once and after a wait', async (t) => {
   const server = await startPool(t, { resources: [{ type: 'port', value: '7000', attrs: { zone: 'a' } }] });
@@ -93,7 +76,7 @@ t.test('the pool sends the full granted to a protocol 1 client and the short one
   const held = server.state.leases()[0]!;
   t.notOk('lease' in short, 'protocol 2: no lease view');
   t.same(short, { op: 'granted', id: 'two', fence: held.fence, resources: [['port:7000', { zone: 'a' }]], grantedAt: held.grantedAt });
-  t.same(leaseOfShortGranted(short, v2.session, 'raw'), held, 'it reads back as the lease the pool holds');
+  t.same(leaseOfShortGranted(short, v2.welcome.session, 'raw'), held, 'it reads back as the lease the pool holds');
 
   v2.send({ op: 'acquire', id: 'two', needs: [{ type: 'port' }], quiet: true });
   await until(() => v2.got.filter((m) => m.op === 'granted').length === 2, 5000, 'the repeat answered');

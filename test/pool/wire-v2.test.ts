@@ -1,32 +1,15 @@
-import t, { type Test } from 'tap';
-import WebSocket, { WebSocketServer } from 'ws';
+import t from 'tap';
+import { WebSocketServer } from 'ws';
 import { PoolClient } from '../../src/pool/client.js';
 import { encodeGranted, parseClientMessage } from '../../src/pool/messages.js';
 import { checkEventLog } from '../../src/pool/invariants.js';
 import type { LeaseView } from '../../src/pool/types.js';
-import { CLIENT_TOKEN, connect, startPool, until } from './fixtures/pool-env.js';
+import { connect, rawHolder, startPool, until } from './fixtures/pool-env.js';
 
 // SPEC §12.4.4 (quiet requests) and §12.4.5 (a release carried by the next acquire).
 
 const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'port', value: String(7000 + i) }));
 
-/** A raw WebSocket holder that records every message the pool sends it. */
-async function rawHolder(t: Test, url: string): Promise<{ ws: WebSocket; got: any[]; send: (m: object) => void; next: (pred: (m: any) => boolean, what: string) => Promise<any> }> {
-  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${CLIENT_TOKEN}` } });
-  t.teardown(() => ws.terminate());
-  const got: any[] = [];
-  ws.on('message', (d) => got.push(JSON.parse(d.toString())));
-  await new Promise((r) => ws.once('open', r));
-  const send = (m: object): void => ws.send(JSON.stringify(m));
-  const next = async (pred: (m: any) => boolean, what: string): Promise<any> => {
-    await until(() => got.some(pred), 5000, what);
-    return got.find(pred);
-  };
-  send({ op: 'hello', client: 'raw' });
-  const welcome = await next((m) => m.op === 'welcome', 'welcome');
-  t.equal(welcome.protocol, 2, 'the pool speaks protocol 2');
-  return { ws, got, send, next };
-}
 
 t.test('quiet and release parse with limits; hostile values are refused', async (t) => {
   const m = parseClientMessage('{"op":"acquire","id":"a","needs":[{"type":"port"}],"quiet":true,"release":"L3"}');
@@ -54,6 +37,7 @@ t.test('a quiet request is not told its queue position; a loud one is', async (t
   const server = await startPool(t, { resources: ports(1) });
   const a = await rawHolder(t, server.wsUrl);
   const b = await rawHolder(t, server.wsUrl);
+  t.equal(a.welcome.protocol, 2, 'the pool speaks protocol 2');
   a.send({ op: 'acquire', id: 'a1', needs: [{ type: 'port' }] });
   const granted = await a.next((m) => m.op === 'granted', 'a granted');
   b.send({ op: 'acquire', id: 'q', needs: [{ type: 'port' }], quiet: true });
