@@ -4,8 +4,8 @@
 //  (b) re-run one test on the warm server — against a cold `node --test` of that one file;
 //  (c) the server's RSS after 50 more full runs against its RSS right after the first full
 //      run (sampled from /proc/PID/status, the real `subrun serve` process); once as
-//      started above, once started the way README recommends for a long-lived server
-//      (`node --max-semi-space-size=4`), each going through the same runs.
+//      started above (the server in its server thread), once with `--no-server-thread`
+//      (the server on the main thread, as before), each going through the same runs.
 // All in the same run; medians. Run: `npm run build && node bench/server.js`
 // (BENCH_FILES, BENCH_TESTS, BENCH_REPEAT, BENCH_ANCHOR_REPEAT, BENCH_MEMORY_RUNS to scale).
 import { execFileSync } from 'node:child_process';
@@ -57,9 +57,9 @@ function rssOf(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
 }
 
-/** Part (c) alone for a server started with `nodeArgs`: the same List, full runs and one-test runs as above. */
-async function memoryOnly(nodeArgs, total, one) {
-  const transport = await spawnTransport([process.execPath, ...nodeArgs, BIN, 'serve', '--root', path.join(dir, 'ours')], { protocolFd: true });
+/** Part (c) alone for a server started with `serveArgs`: the same List, full runs and one-test runs as above. */
+async function memoryOnly(serveArgs, total, one) {
+  const transport = await spawnTransport([process.execPath, BIN, 'serve', ...serveArgs, '--root', path.join(dir, 'ours')], { protocolFd: true });
   try {
     const client = await ClientConnection.connect(transport.stream, { handshakeTimeoutMs: 120_000 });
     let first = 0;
@@ -123,7 +123,7 @@ try {
   const rssLast = rssOf(transport.pid);
   await client.goodbye();
   await transport.close();
-  const flagged = await memoryOnly(['--max-semi-space-size=4'], total, listed.tests[Math.floor(total / 2)]);
+  const mainThread = await memoryOnly(['--no-server-thread'], total, listed.tests[Math.floor(total / 2)]);
 
   const nodeFull = [];
   const nodeOne = [];
@@ -152,10 +152,10 @@ try {
   console.log(`    after the ${REPEAT + 1} timed runs + 200 one-test runs ${mib(rssWarm)} (${growth(rssWarm)})`);
   console.log(`    after ${MEMORY_RUNS} more full runs             ${mib(rssLast).padStart(10)}   ${growth(rssLast)} over run 1`);
   const growthOf = (x, base) => `${x >= base ? '+' : ''}${(((x - base) / base) * 100).toFixed(1)}%`;
-  console.log('(c) the same, started as `node --max-semi-space-size=4 bin/subrun.js serve`');
-  console.log(`    after full run 1                    ${mib(flagged.first).padStart(10)}`);
-  console.log(`    after the same warm-up runs         ${mib(flagged.warm).padStart(10)}   ${growthOf(flagged.warm, flagged.first)}`);
-  console.log(`    after ${MEMORY_RUNS} more full runs             ${mib(flagged.last).padStart(10)}   ${growthOf(flagged.last, flagged.first)} over run 1`);
+  console.log('(c) the same, `subrun serve --no-server-thread` (the server on the main thread, as before)');
+  console.log(`    after full run 1                    ${mib(mainThread.first).padStart(10)}`);
+  console.log(`    after the same warm-up runs         ${mib(mainThread.warm).padStart(10)}   ${growthOf(mainThread.warm, mainThread.first)}`);
+  console.log(`    after ${MEMORY_RUNS} more full runs             ${mib(mainThread.last).padStart(10)}   ${growthOf(mainThread.last, mainThread.first)} over run 1`);
   console.log('');
   console.log('targets: (a) >= 20× node --test and faster than mocha; (b) <= 5 ms and >= 30× a cold node --test; (c) within 10%');
 } finally {

@@ -1,4 +1,6 @@
+import type { EventEmitter } from 'node:events';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
 import { glob } from 'tinyglobby';
 import { parseDuration } from '../core/abort.js';
@@ -9,11 +11,12 @@ import { DEFAULT_WORKER_YOUNG_GENERATION_MB, TestApiSuite } from '../server/test
 import { CommandBridgeSuite } from '../server/command-bridge/command-bridge-suite.js';
 import { readConfigFile } from '../runner/config/load-config.js';
 import type { Suite } from '../server/suite.js';
-import { listen, stdioTransport } from '../transport/index.js';
+import { listen, protocolFdFromEnv, stdioTransport } from '../transport/index.js';
 import { ExitCode, type CliContext } from './context.js';
+import { DEFAULT_SERVER_YOUNG_GENERATION_MB, runServerThread } from './serve-thread.js';
 import { VERSION } from './version.js';
 
-interface ServeOptions {
+export interface ServeOptions {
   stdio?: boolean;
   listen?: string;
   root: string;
@@ -22,6 +25,8 @@ interface ServeOptions {
   recycleAfter?: string;
   maxRss?: string;
   workerYoungGen?: string;
+  serverYoungGen?: string;
+  serverThread: boolean;
   nodeTest: boolean;
   command?: string;
   listOption?: string;
@@ -51,10 +56,10 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
         'such as a Python suite under `python3 -m subunit.run`, with testrepository\'s $LISTOPT, $IDOPTION, $IDFILE ' +
         'and $IDLIST variables; test ids are shell-quoted, never interpolated raw. This drives legacy suites in ' +
         'server mode, locally or over ssh.\n\n' +
-        'Memory: after each Run the server collects what relaying it left behind, and the worker gets a small young ' +
-        'generation (--worker-young-gen). For the flattest RSS over many runs, also cap the server thread\'s own young ' +
-        'generation when starting node: `node --max-semi-space-size=4 $(command -v subrun) serve ...` or ' +
-        'NODE_OPTIONS=--max-semi-space-size=4 (README "Memory of a long-lived test server").',
+        'Memory: the server runs in a server thread of this process with a small V8 young generation ' +
+        '(--server-young-gen); the main thread only forwards signals and plain stdio. After each Run the server ' +
+        'thread collects what relaying it left behind, and the test worker gets a small young generation too ' +
+        '(--worker-young-gen). README "Memory of a long-lived test server".',
     )
     .argument('[files...]', 'test files or globs')
     .addOption(new Option('--stdio', 'speak the protocol on stdin/stdout (the default; the protocol fd when the client offers one)').conflicts('listen'))
@@ -69,6 +74,12 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
       `V8 young-generation size of the test worker (default ${DEFAULT_WORKER_YOUNG_GENERATION_MB}; V8's own is 48): ` +
         'larger means fewer scavenges for allocation-heavy tests, smaller keeps a long-lived server\'s RSS flatter',
     )
+    .option(
+      '--server-young-gen <megabytes>',
+      `V8 young-generation size of the server thread (default ${DEFAULT_SERVER_YOUNG_GENERATION_MB}): ` +
+        'the main thread\'s is fixed when node starts and grows to 48 MiB',
+    )
+    .option('--no-server-thread', 'serve from the main thread instead of a server thread (for a debugger, or to compare)')
     .option('--no-node-test', 'do not map `node:test` imports to subrun/test in the worker')
     .option('--command <cmd>', 'bridge mode: serve the tests of this subunit-emitting command (testr\'s test_command)')
     .option('--list-option <opt>', 'bridge mode: what $LISTOPT expands to (testr\'s test_list_option)', '--list')
@@ -83,27 +94,52 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
     .option('--pool-token <token>', 'bearer token for --pool (also SUBRUN_POOL_TOKEN)')
     .action(async (files: string[], options: ServeOptions) => {
       ctx.exitWhenDone = true;
-      const poolUrl = options.pool ?? ctx.env.SUBRUN_POOL_URL;
-      const poolToken = options.poolToken ?? ctx.env.SUBRUN_POOL_TOKEN;
-      const resources = poolUrl === undefined || poolUrl === '' ? undefined : new PoolResources(poolWsUrl(poolUrl), { name: `subrun-serve@${process.pid}`, ...(poolToken === undefined || poolToken === '' ? {} : { token: poolToken }) });
-      const suite = await createSuite(files, options, ctx);
-      const server = createTestServer(suite, {
-        connection: { agent: `subrun/${VERSION}` },
-        ...(options.idleExit === undefined ? {} : { idleExitMs: parseDuration(options.idleExit) }),
-        ...(resources === undefined ? {} : { resources }),
-      });
-      try {
-        ctx.exitCode = await (options.listen === undefined ? serveStdio(server) : serveListening(server, options.listen, ctx));
-      } finally {
-        await resources?.close();
-        await server.close();
+      if (!options.serverThread) {
+        ctx.exitCode = await serve(files, options, { env: ctx.env, cwd: ctx.cwd, stdout: ctx.stdout, signals: process });
+        return;
       }
+      const youngGenMb = options.serverYoungGen === undefined ? DEFAULT_SERVER_YOUNG_GENERATION_MB : positiveInt('--server-young-gen', options.serverYoungGen);
+      ctx.exitCode = await runServerThread({ files, options, cwd: ctx.cwd }, ctx, {
+        youngGenerationMb: youngGenMb,
+        // Plain stdio is relayed by this thread; the protocol fd and sockets are the server thread's own.
+        relayStdin: options.listen === undefined && protocolFdFromEnv(ctx.env) === undefined,
+        signals: options.listen === undefined ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'],
+      });
     });
 }
 
-async function createSuite(patterns: string[], options: ServeOptions, ctx: CliContext): Promise<Suite> {
-  const root = path.resolve(ctx.cwd, options.root);
-  if (options.command !== undefined || options.testrConf !== undefined) return createBridge(patterns, options, root, ctx);
+/** What the body of `serve` needs from its thread: the CLI's, or the server thread's. */
+export interface ServeIo {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Where --listen prints its URL. */
+  stdout: Writable;
+  /** SIGTERM and SIGINT: the process itself, or what the main thread forwards to the server thread. */
+  signals: Pick<EventEmitter, 'once' | 'off'>;
+}
+
+/** The whole server: suite, protocol, transport; returns the exit code. */
+export async function serve(files: string[], options: ServeOptions, io: ServeIo): Promise<number> {
+  const poolUrl = options.pool ?? io.env.SUBRUN_POOL_URL;
+  const poolToken = options.poolToken ?? io.env.SUBRUN_POOL_TOKEN;
+  const resources = poolUrl === undefined || poolUrl === '' ? undefined : new PoolResources(poolWsUrl(poolUrl), { name: `subrun-serve@${process.pid}`, ...(poolToken === undefined || poolToken === '' ? {} : { token: poolToken }) });
+  const suite = await createSuite(files, options, io);
+  const server = createTestServer(suite, {
+    connection: { agent: `subrun/${VERSION}` },
+    ...(options.idleExit === undefined ? {} : { idleExitMs: parseDuration(options.idleExit) }),
+    ...(resources === undefined ? {} : { resources }),
+  });
+  try {
+    return await (options.listen === undefined ? serveStdio(server, io) : serveListening(server, options.listen, io));
+  } finally {
+    await resources?.close();
+    await server.close();
+  }
+}
+
+async function createSuite(patterns: string[], options: ServeOptions, io: ServeIo): Promise<Suite> {
+  const root = path.resolve(io.cwd, options.root);
+  if (options.command !== undefined || options.testrConf !== undefined) return createBridge(patterns, options, root, io);
   const files = await glob(patterns.length > 0 ? patterns : DEFAULT_PATTERNS, {
     cwd: root,
     absolute: true,
@@ -129,7 +165,7 @@ async function createSuite(patterns: string[], options: ServeOptions, ctx: CliCo
   });
 }
 
-async function createBridge(patterns: string[], options: ServeOptions, root: string, ctx: CliContext): Promise<Suite> {
+async function createBridge(patterns: string[], options: ServeOptions, root: string, io: ServeIo): Promise<Suite> {
   if (patterns.length > 0) throw new SubrunError('ERR_USAGE', 'bridge mode (--command, --testr-conf) takes no test files');
   let template = { testCommand: options.command ?? '', listOption: options.listOption, idOption: options.idOption };
   if (options.testrConf !== undefined) {
@@ -144,7 +180,7 @@ async function createBridge(patterns: string[], options: ServeOptions, root: str
     ...(template.listOption === undefined ? {} : { listOption: template.listOption }),
     ...(template.idOption === undefined ? {} : { idOption: template.idOption }),
     cwd: root,
-    env: ctx.env,
+    env: io.env,
     ...(options.timeout === undefined ? {} : { timeoutMs: parseDuration(options.timeout) }),
   });
 }
@@ -170,34 +206,38 @@ function positiveInt(flag: string, text: string): number {
 }
 
 /** One client on this process's stdio; the server ends with it. */
-async function serveStdio(server: TestServer): Promise<number> {
-  const transport = stdioTransport();
+async function serveStdio(server: TestServer, io: ServeIo): Promise<number> {
+  const transport = stdioTransport({ env: io.env });
   const connection = server.serve(transport.stream);
   const onTerm = (): void => connection.shutdown();
-  process.once('SIGTERM', onTerm);
+  io.signals.once('SIGTERM', onTerm);
   try {
     const finish = await Promise.race([connection.finished, server.idle.then(() => ({ reason: 'idle' as const }))]);
     if (finish.reason === 'idle') connection.shutdown();
     if (finish.reason === 'error' || finish.reason === 'no-common-version') return ExitCode.FAILURES;
     return ExitCode.OK;
   } finally {
-    process.off('SIGTERM', onTerm);
+    io.signals.off('SIGTERM', onTerm);
     transport.destroy();
   }
 }
 
 /** Any number of clients on a listening URL, until SIGTERM/SIGINT or --idle-exit. */
-async function serveListening(server: TestServer, url: string, ctx: CliContext): Promise<number> {
+async function serveListening(server: TestServer, url: string, io: ServeIo): Promise<number> {
   const listener = await listen(url, (transport) => {
     server.serve(transport.stream);
   });
   // The actual address (a port of 0 becomes real) is the one line a supervisor reads.
-  ctx.stdout.write(`${listener.url}\n`);
+  io.stdout.write(`${listener.url}\n`);
+  let onSignal!: () => void;
   const stop = new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
+    onSignal = resolve;
+    io.signals.once('SIGTERM', onSignal);
+    io.signals.once('SIGINT', onSignal);
   });
   await Promise.race([stop, server.idle]);
+  io.signals.off('SIGTERM', onSignal);
+  io.signals.off('SIGINT', onSignal);
   await listener.close();
   await server.shutdown();
   return ExitCode.OK;

@@ -187,6 +187,41 @@ t.test('--worker-young-gen sets the worker\'s young generation; a bad value is a
   t.match(err, /--worker-young-gen expects a positive integer, got "0"/);
 });
 
+t.test('the server runs in a server thread; --no-server-thread serves from the main thread', async (t) => {
+  const fixture = path.join(ROOT, 'test', 'server', 'fixtures');
+  // Thread ids count up as threads start: with a server thread (and its loader), the test worker's is higher.
+  const threadOfWorker = async (extra: string[], protocolFd: boolean): Promise<string> => {
+    const transport = await spawnTransport([process.execPath, BIN, 'serve', '--root', fixture, ...extra, 'worker-identity.test.js'], { protocolFd });
+    t.teardown(() => transport.destroy());
+    const client = await ClientConnection.connect(transport.stream, { handshakeTimeoutMs: 30_000 });
+    const events: SubunitEvent[] = [];
+    const done = await client.run({ tests: ['worker-identity.test.js > prints its thread'], onResult: collect(events) }).done;
+    t.equal(done.ran, 1);
+    await client.goodbye();
+    t.equal((await transport.closed).exitCode, 0, `${extra.join(' ') || 'default'}: Goodbye ends it with status 0`);
+    return events.filter((e) => e.fileName === 'stdout').map((e) => Buffer.from(e.fileBytes!).toString('utf8')).join('').trim();
+  };
+  const inThread = await threadOfWorker([], true);
+  const onMain = await threadOfWorker(['--no-server-thread'], true);
+  t.match(onMain, /^thread=\d+$/);
+  t.ok(Number(inThread.slice(7)) > Number(onMain.slice(7)), `default: threads started before the test worker (${inThread}, ${onMain} without the server thread)`);
+  t.equal(await threadOfWorker(['--server-young-gen', '24'], false), inThread, 'plain stdio, relayed through the main thread');
+  t.equal(await threadOfWorker(['--no-server-thread'], false), onMain);
+
+  const bad = spawn(process.execPath, [BIN, 'serve', '--root', fixture, '--server-young-gen', '-3', 'worker-identity.test.js'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  bad.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  t.equal(await new Promise((r) => bad.once('exit', r)), 2);
+  t.match(err, /--server-young-gen expects a positive integer, got "-3"/);
+});
+
+t.test('SIGTERM stops a --no-server-thread server too', async (t) => {
+  const { transport, client } = await startStdio(['math.test.js'], ['--no-server-thread']);
+  await client.run({ tests: ['math.test.js > adds'] }).done;
+  process.kill((transport as unknown as { pid: number }).pid, 'SIGTERM');
+  t.equal((await transport.closed).exitCode, 0);
+});
+
 t.test('over ssh, through a real sshd', async (t) => {
   const why = sshdUnavailable();
   if (why !== undefined) throw new Error(`ssh test cannot run: ${why}`);
