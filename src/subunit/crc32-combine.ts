@@ -3,8 +3,9 @@
  * the CRCs of A and B and B's length, crc(AB) = shift(crc(A), |B|) ^ crc(B),
  * where shift multiplies by x^(8|B|) modulo the polynomial (a linear map on 32
  * bits). The decoder uses it to check a run of packets with one native CRC
- * pass (SPEC §2.7). Shifts are composed from tables for shifts by 2^k bytes, so
- * any length costs four lookups per set bit of it and nothing is cached per length.
+ * pass (SPEC §2.7). Shifts are composed from tables for shifts by 2^k bytes
+ * (four lookups per set bit of the length); the shift by each length under 256
+ * (most packets) gets its own table once it is used, four lookups in all.
  */
 
 /** The zlib polynomial, reflected. */
@@ -13,6 +14,9 @@ const POLY = 0xedb88320;
 const POWERS = 22;
 /** Per power k, four 256-entry tables (one per byte of the CRC): 1,024 entries at k * 1024. */
 const SHIFT = makeShiftTables();
+/** Lengths below this get a table of their own on first use (4 KiB each, 1 MiB at most). */
+const OWN_TABLE_BELOW = 256;
+const byLength: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(OWN_TABLE_BELOW).fill(undefined);
 
 /** a * b modulo the polynomial, in zlib's reflected bit order (x^0 is the top bit); `a` non-zero. */
 function multModP(a: number, b: number): number {
@@ -48,8 +52,26 @@ function makeShiftTables(): Int32Array {
   return t;
 }
 
-/** `crc` multiplied by x^(8 * bytes): the CRC as if `bytes` more bytes followed it, for crc32Combine. Signed result. */
+/** The 1,024-entry table of the shift by `bytes`, from the power-of-two tables. */
+function makeTableFor(bytes: number): Int32Array {
+  const t = new Int32Array(1024);
+  for (let q = 0; q < 4; q++) {
+    for (let b = 0; b < 8; b++) t[q * 256 + (1 << b)] = composedShift(1 << (q * 8 + b), bytes);
+    for (let v = 3; v < 256; v++) if (v & (v - 1)) t[q * 256 + v] = t[q * 256 + (v & (v - 1))]! ^ t[q * 256 + (v & -v)]!;
+  }
+  return t;
+}
+
+/** `crc` multiplied by x^(8 * bytes), 0 <= bytes < 2^22: the CRC as if `bytes` more bytes followed it, for crc32Combine. Signed result. */
 export function crc32Shift(crc: number, bytes: number): number {
+  if (bytes < OWN_TABLE_BELOW) {
+    const t = byLength[bytes] ?? (byLength[bytes] = makeTableFor(bytes));
+    return t[crc & 0xff]! ^ t[256 + ((crc >>> 8) & 0xff)]! ^ t[512 + ((crc >>> 16) & 0xff)]! ^ t[768 + (crc >>> 24)]!;
+  }
+  return composedShift(crc, bytes);
+}
+
+function composedShift(crc: number, bytes: number): number {
   const t = SHIFT;
   for (let base = 0; bytes !== 0; base += 1024, bytes >>>= 1) {
     if (bytes & 1) {

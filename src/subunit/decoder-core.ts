@@ -340,10 +340,16 @@ export abstract class DecoderCore {
     return k - i;
   }
 
+  /** A DataView of `data`, which also becomes the packet view's buffer (each packet is parsed right after). */
   private viewFor(data: Uint8Array): DataView {
     if (data !== this.viewOf) {
       this.viewOf = data;
       this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      const v = this.parser.view;
+      v.bytes = data;
+      v.dv = this.view;
+      v.arrayBuffer = data.buffer;
+      v.byteOffset = data.byteOffset;
     }
     return this.view;
   }

@@ -11,7 +11,7 @@ export const FIELD_TRAILING = 3;
 
 /**
  * Reads the fields of a packet whose frame and CRC were checked (SPEC §2.3-2.5)
- * into the one reused MutablePacketView, checking every number and string
+ * into the one reused MutablePacketView (whose `bytes` the caller has set to `data`), checking every number and string
  * against the packet's end. No allocation per packet: a test id seen lately is
  * checked against the cache's bytes, and strings are made only when read.
  */
@@ -117,8 +117,6 @@ export class PacketParser {
         this.failedAt = pos - start;
         return false;
       }
-      v.bytes = data;
-      v.dv = dv;
       v.start = start;
       v.end = bodyEnd + 4;
       v.flags = flags;
