@@ -8,6 +8,9 @@ export const FIELD_PAST_END = 1;
 export const FIELD_UTF8 = 2;
 /** Bytes follow the last field. */
 export const FIELD_TRAILING = 3;
+/** The flags of a test's progress or result (with a status, perhaps runnable and EOF), which parseCommon reads. */
+const COMMON = FLAG_TIMESTAMP | FLAG_TEST_ID;
+const COMMON_MASK = COMMON | FLAG_TAGS | FLAG_MIME_TYPE | FLAG_FILE_CONTENT | FLAG_ROUTE_CODE;
 
 /**
  * Reads the fields of a packet whose frame and CRC were checked (SPEC §2.3-2.5)
@@ -31,6 +34,12 @@ export class PacketParser {
   parse(data: Uint8Array, dv: DataView, start: number, pos: number, bodyEnd: number): boolean {
     const flags = (data[start + 1]! << 8) | data[start + 2]!;
     const v = this.view;
+    if ((flags & COMMON_MASK) === COMMON && this.parseCommon(data, dv, pos, bodyEnd)) {
+      v.start = start;
+      v.end = bodyEnd + 4;
+      v.flags = flags;
+      return true;
+    }
     let what = '';
     parse: {
       if (flags & FLAG_TIMESTAMP) {
@@ -126,6 +135,54 @@ export class PacketParser {
     this.failedField = what;
     this.failedAt = pos - start;
     return false;
+  }
+
+  /**
+   * The common packet, a timestamp and an ASCII test id (SPEC §2.3), read
+   * straight through. False, having changed nothing parse() relies on, for
+   * anything else (a field past the end, trailing bytes, a non-ASCII id), which
+   * parse() then reads field by field and judges.
+   */
+  private parseCommon(data: Uint8Array, dv: DataView, pos: number, bodyEnd: number): boolean {
+    if (pos + 5 > bodyEnd) return false;
+    const seconds = dv.getUint32(pos);
+    let p = pos + 4;
+    const b0 = data[p]!;
+    const w = b0 >>> 6;
+    if (p + w >= bodyEnd) return false;
+    const nanos =
+      w === 0
+        ? b0
+        : w === 1
+          ? ((b0 & 0x3f) << 8) | data[p + 1]!
+          : w === 2
+            ? ((b0 & 0x3f) << 16) | (data[p + 1]! << 8) | data[p + 2]!
+            : (((b0 & 0x3f) << 24) | (data[p + 1]! << 16) | (data[p + 2]! << 8) | data[p + 3]!) >>> 0;
+    p += w + 1;
+    const c0 = data[p]!;
+    let s0: number;
+    let n: number;
+    if (c0 < 0x40) {
+      n = c0;
+      s0 = p + 1;
+    } else if (c0 < 0x80 && p + 2 <= bodyEnd) {
+      n = ((c0 & 0x3f) << 8) | data[p + 1]!;
+      s0 = p + 2;
+    } else {
+      return false;
+    }
+    const s1 = s0 + n;
+    if (s1 !== bodyEnd) return false;
+    const v = this.view;
+    // A test id seen lately is checked by matching the cached string's bytes, and not decoded again.
+    const id = v.strings.find(dv, data, s0, s1);
+    if (id === undefined && !isAsciiNoNul(dv, data, s0, s1)) return false;
+    v.seconds = seconds;
+    v.nanos = nanos;
+    v.testIdValue = id;
+    v.testIdStart = s0;
+    v.testIdEnd = s1;
+    return true;
   }
 
   /** SPEC §2.4. Sets this.p to the position after the number, or -1 when it runs past `limit`. */
