@@ -14,6 +14,12 @@ import zlib from 'node:zlib';
 const NATIVE_FROM = 1024;
 const nativeCrc32 = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
+/**
+ * node:zlib's crc32 (Node >= 20.15 / 22.2), looked up once at load; undefined
+ * on an older Node, where every caller uses the JavaScript tables.
+ */
+export const zlibCrc32: ((data: Uint8Array, value?: number) => number) | undefined = nativeCrc32;
+
 const TABLE = makeTables();
 
 function makeTables(): Int32Array {
@@ -47,6 +53,16 @@ export function crc32View(view: DataView, start: number, end: number, crc = 0): 
     return nativeCrc32(new Uint8Array(view.buffer, view.byteOffset + start, end - start), crc) >>> 0;
   }
   return crc32Table(view, start, end, crc);
+}
+
+/**
+ * The CRC continued from `crc` over four more bytes, given as the 32-bit
+ * little-endian word they form (`view.getInt32(at, true)`). Signed result.
+ */
+export function crc32Word(crc: number, word: number): number {
+  const t = TABLE;
+  const c = ~crc ^ word;
+  return ~(t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!);
 }
 
 /** crc32View by the JavaScript tables alone, at any length (the benchmark's anchor, and the fallback). */

@@ -26,8 +26,7 @@ export class StreamDecoder extends DecoderCore {
   protected emitPacket(view: MutablePacketView): void {
     // Everything is taken from the view before the handler runs, so a handler that pushes more input loses nothing.
     const event = view.toEvent();
-    const b = view.bytes;
     // raw() written out: this runs once per packet, and V8 did not always inline it.
-    this.handler.packet(event, new Uint8Array(b.buffer, b.byteOffset + view.start, view.end - view.start), view.offset);
+    this.handler.packet(event, new Uint8Array(view.arrayBuffer, view.byteOffset + view.start, view.end - view.start), view.offset);
   }
 }

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
-import { crc32, crc32Table, crc32View } from '../../src/subunit/crc32.js';
+import { crc32, crc32Table, crc32View, crc32Word } from '../../src/subunit/crc32.js';
+import { crc32Combine, crc32Shift } from '../../src/subunit/crc32-combine.js';
 
 // SPEC §2.1: CRC-32 with the zlib polynomial, checked against zlib itself at
 // every length and alignment the slice-by-8, 4-byte and byte steps meet.
@@ -43,4 +44,28 @@ t.test('long ranges (zlib.crc32 when present) equal the table, folded over short
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   t.equal(crc32(bytes, 7, 70_000), crc32Table(view, 7, 70_000), 'the dispatch agrees with the tables alone');
   if (zcrc !== undefined) t.equal(crc32(bytes, 7, 70_000), zcrc(bytes.subarray(7)) >>> 0, 'and with zlib');
+});
+
+t.test('crc32Combine: the CRC of A then B from the CRCs of A and B, at every length 0..300 and at large ones', async (t) => {
+  const bytes = randomBytes(4_194_400);
+  let bad = 0;
+  const lengths = [...Array.from({ length: 301 }, (_, n) => n), 1023, 1024, 65_535, 65_536, 1_000_003, 4_194_303];
+  for (const n of lengths) {
+    const a = 1 + (n % 37);
+    const crcA = crc32(bytes, 0, a);
+    const crcB = crc32(bytes, a, a + n);
+    if (crc32Combine(crcA, crcB, n) !== crc32(bytes, 0, a + n)) bad++;
+  }
+  t.equal(bad, 0, `${lengths.length} lengths`);
+  t.equal(crc32Combine(0, crc32(bytes, 0, 10), 10), crc32(bytes, 0, 10), 'combining with the empty CRC');
+  // The same length twice: its shift table, built on first use, gives what it gave.
+  t.equal(crc32Shift(0x12345678, 57), crc32Shift(0x12345678, 57));
+});
+
+t.test('crc32Word continues a CRC over four bytes given as their little-endian word', async (t) => {
+  const bytes = randomBytes(64);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (let i = 0; i + 4 <= 60; i += 4) {
+    t.equal(crc32Word(crc32(bytes, 0, i), view.getInt32(i, true)) >>> 0, crc32(bytes, 0, i + 4));
+  }
 });
