@@ -42,8 +42,13 @@ export interface Suite {
   /** Emit `exists` for every test (or those `filter` selects) without running any test body. */
   list(sink: ResultSink, filter?: string[]): Promise<ListOutcome>;
   run(request: RunRequest, sink: ResultSink): Promise<RunOutcome>;
-  /** Stop workers or children; idempotent. */
+  /** Stop workers or children once the current run is over; idempotent. */
   close(): Promise<void>;
+  /**
+   * Stop now, whatever is running (a test that never yields included); idempotent.
+   * TestServer.close() prefers it: by then no connection is left to read a result.
+   */
+  destroy?(): Promise<void>;
 }
 
 export const TEXT_MIME = 'text/plain;charset=utf8';

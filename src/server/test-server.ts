@@ -88,13 +88,17 @@ export class TestServer {
     }));
   }
 
-  /** Stop serving and release the suite's workers. Idempotent. */
+  /**
+   * Stop serving and release the suite's workers. Idempotent. Connections are
+   * destroyed first, so a run still going (a test that never yields, past the
+   * Goodbye grace, SPEC §6.1) has no reader left: it is stopped, not awaited.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#idleTimer?.cancel();
     for (const c of this.#connections) c.destroy();
-    await this.suite.close();
+    await (this.suite.destroy !== undefined ? this.suite.destroy() : this.suite.close());
   }
 
   #armIdle(): void {

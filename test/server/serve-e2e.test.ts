@@ -160,6 +160,23 @@ t.test('SIGTERM during a Run lets the running test finish, then stops', async (t
   t.equal((await transport.closed).exitCode, 0);
 });
 
+t.test('a client that vanishes while a test never yields: the server still exits after the Goodbye grace', async (t) => {
+  writeFileSync(path.join(dir, 'spin.test.js'), `import { test } from ${TEST_API};\ntest('spins, no timeout', () => { for (;;) {} });\n`);
+  for (const extra of [[], ['--no-server-thread']]) {
+    const { transport, client } = await startStdio(['spin.test.js'], extra);
+    let started!: () => void;
+    const spinning = new Promise<void>((r) => (started = r));
+    client.run({ onResult: (e) => e.status === 'inprogress' && started() }).done.catch(() => {});
+    await spinning;
+    transport.stream.destroy();
+    // SPEC §6.1: the running test may go on for goodbyeGraceMs (5 s), then the server exits anyway.
+    const closed = await Promise.race([transport.closed, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
+    if (closed === 'hung') transport.destroy();
+    t.not(closed, 'hung', `${extra.join(' ') || 'server thread'}: the server exited`);
+    if (closed !== 'hung') t.equal(closed.exitCode, 0);
+  }
+});
+
 t.test('usage errors: no files, a missing file', async (t) => {
   const missing = spawn(process.execPath, [BIN, 'serve', '--root', dir, 'no-such.test.js'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
