@@ -53,7 +53,16 @@ export async function runServerThread(data: ServeThreadData, ctx: CliContext, op
   });
   worker.stdout.pipe(ctx.stdout, { end: false });
   worker.stderr.pipe(ctx.stderr, { end: false });
-  if (options.relayStdin && worker.stdin !== null) ctx.stdin.pipe(worker.stdin);
+  const stdin = worker.stdin;
+  // A read error on our stdin (a reset socket) is its end for the server, as it was for the transport on this thread.
+  const onStdinError = (): void => {
+    stdin?.end();
+  };
+  if (options.relayStdin && stdin !== null) {
+    ctx.stdin.on('error', onStdinError);
+    stdin.on('error', () => {}); // the server thread ended first: nothing is left to read it
+    ctx.stdin.pipe(stdin);
+  }
   const forwards = options.signals.map((name) => {
     const forward = (): void => worker.postMessage({ type: 'signal', name } satisfies ServeThreadSignal);
     process.once(name, forward);
@@ -80,7 +89,10 @@ export async function runServerThread(data: ServeThreadData, ctx: CliContext, op
     throw new SubrunError('ERR_SERVER_THREAD', `the server thread exited with code ${exitCode} before reporting how the server ended`);
   } finally {
     for (const [name, forward] of forwards) process.off(name, forward);
-    if (worker.stdin !== null) ctx.stdin.unpipe(worker.stdin);
+    if (stdin !== null) {
+      ctx.stdin.unpipe(stdin);
+      ctx.stdin.off('error', onStdinError);
+    }
     worker.stdout.unpipe(ctx.stdout);
     worker.stderr.unpipe(ctx.stderr);
   }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { createServer, connect, type Socket } from 'node:net';
 import { ClientConnection } from '../../src/rpc/client.js';
 import { dial, spawnTransport, type Transport } from '../../src/transport/index.js';
 import type { SubunitEvent } from '../../src/subunit/event.js';
@@ -174,6 +175,30 @@ t.test('a client that vanishes while a test never yields: the server still exits
     if (closed === 'hung') transport.destroy();
     t.not(closed, 'hung', `${extra.join(' ') || 'server thread'}: the server exited`);
     if (closed !== 'hung') t.equal(closed.exitCode, 0);
+  }
+});
+
+t.test('stdin and stdout on a TCP connection that the client resets: the server ends cleanly, in both thread modes', async (t) => {
+  for (const extra of [[], ['--no-server-thread']]) {
+    const listener = createServer();
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => listener.once('connection', r));
+    const client = connect((listener.address() as { port: number }).port, '127.0.0.1');
+    const serverSide = await accepted;
+    listener.close();
+    // The server's stdin and stdout are the accepted socket, as under inetd or a socket-activating supervisor.
+    const child = spawn(process.execPath, [BIN, 'serve', '--root', dir, ...extra, 'math.test.js'], { stdio: [serverSide, serverSide, 'pipe'] });
+    serverSide.destroy();
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    t.teardown(() => child.kill('SIGKILL'));
+    const connection = await ClientConnection.connect(client, { handshakeTimeoutMs: 30_000 });
+    const listed = await connection.list();
+    t.equal(listed.tests.length, 5, `${extra.join(' ') || 'server thread'}: served over the socket`);
+    client.resetAndDestroy();
+    t.equal(await exited, 0, 'a reset is the end of the input: exit 0');
+    t.notMatch(err, /internal error|ECONNRESET/, 'no crash');
   }
 });
 
