@@ -72,7 +72,9 @@ t.test('a hung server (no Heartbeat) is killed by pid and treated as a crash', a
   const project = makeJsProject({
     'h.test.js': `
 test('first', () => {});
-test('freezes its server', () => { process.kill(process.pid, 'SIGSTOP'); });
+// A SIGSTOP sent from the test worker takes effect when the kernel gets round to stopping every thread: until
+// then the worker (and the server thread relaying its result) could run on, so the test waits for it.
+test('freezes its server', () => { process.kill(process.pid, 'SIGSTOP'); const t0 = Date.now(); while (Date.now() - t0 < 5000) {} });
 test('after the freeze', () => {});
 `,
   });
