@@ -52,6 +52,19 @@ function collect(events: SubunitEvent[]) {
 const finals = (events: SubunitEvent[]): string[] =>
   events.filter((e) => e.status !== undefined && e.status !== 'inprogress').map((e) => `${e.testId}:${e.status}`);
 
+/** What the tests printed to stdout, from their attachments. */
+const stdoutOf = (events: SubunitEvent[]): string =>
+  events.filter((e) => e.fileName === 'stdout').map((e) => Buffer.from(e.fileBytes!).toString('utf8')).join('');
+
+/** `subrun serve ARGS` as a plain process that should refuse to start: its exit code and stderr. */
+async function serveFails(args: string[]): Promise<{ code: unknown; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise((r) => child.once('exit', r));
+  return { code, stderr };
+}
+
 t.test('list, run a subset, failures, skips and captured output over stdio', async (t) => {
   const { transport, client } = await startStdio(['math.test.js']);
   const listed = await client.list();
@@ -203,12 +216,9 @@ t.test('stdin and stdout on a TCP connection that the client resets: the server 
 });
 
 t.test('usage errors: no files, a missing file', async (t) => {
-  const missing = spawn(process.execPath, [BIN, 'serve', '--root', dir, 'no-such.test.js'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  missing.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise((r) => missing.once('exit', r));
-  t.equal(code, 2);
-  t.match(err, /no such test file: no-such\.test\.js/);
+  const missing = await serveFails(['--root', dir, 'no-such.test.js']);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /no such test file: no-such\.test\.js/);
 });
 
 t.test('--worker-young-gen sets the worker\'s young generation; a bad value is a usage error', async (t) => {
@@ -218,15 +228,12 @@ t.test('--worker-young-gen sets the worker\'s young generation; a bad value is a
   const client = await ClientConnection.connect(transport.stream, { handshakeTimeoutMs: 30_000 });
   const events: SubunitEvent[] = [];
   await client.run({ onResult: collect(events) }).done;
-  const stdout = events.filter((e) => e.fileName === 'stdout').map((e) => Buffer.from(e.fileBytes!).toString('utf8')).join('');
-  t.equal(JSON.parse(stdout).limitMb, 24);
+  t.equal(JSON.parse(stdoutOf(events)).limitMb, 24);
   await client.goodbye();
 
-  const bad = spawn(process.execPath, [BIN, 'serve', '--root', fixture, '--worker-young-gen', '0', 'young-generation.test.js'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  bad.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  t.equal(await new Promise((r) => bad.once('exit', r)), 2);
-  t.match(err, /--worker-young-gen expects a positive integer, got "0"/);
+  const bad = await serveFails(['--root', fixture, '--worker-young-gen', '0', 'young-generation.test.js']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--worker-young-gen expects a positive integer, got "0"/);
 });
 
 t.test('the server runs in a server thread; --no-server-thread serves from the main thread', async (t) => {
@@ -241,7 +248,7 @@ t.test('the server runs in a server thread; --no-server-thread serves from the m
     t.equal(done.ran, 1);
     await client.goodbye();
     t.equal((await transport.closed).exitCode, 0, `${extra.join(' ') || 'default'}: Goodbye ends it with status 0`);
-    return events.filter((e) => e.fileName === 'stdout').map((e) => Buffer.from(e.fileBytes!).toString('utf8')).join('').trim();
+    return stdoutOf(events).trim();
   };
   const inThread = await threadOfWorker([], true);
   const onMain = await threadOfWorker(['--no-server-thread'], true);
@@ -250,11 +257,9 @@ t.test('the server runs in a server thread; --no-server-thread serves from the m
   t.equal(await threadOfWorker(['--server-young-gen', '24'], false), inThread, 'plain stdio, relayed through the main thread');
   t.equal(await threadOfWorker(['--no-server-thread'], false), onMain);
 
-  const bad = spawn(process.execPath, [BIN, 'serve', '--root', fixture, '--server-young-gen', '-3', 'worker-identity.test.js'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  bad.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  t.equal(await new Promise((r) => bad.once('exit', r)), 2);
-  t.match(err, /--server-young-gen expects a positive integer, got "-3"/);
+  const bad = await serveFails(['--root', fixture, '--server-young-gen', '-3', 'worker-identity.test.js']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--server-young-gen expects a positive integer, got "-3"/);
 });
 
 t.test('SIGTERM stops a --no-server-thread server too', async (t) => {
