@@ -17,7 +17,7 @@ try {
   outcome = { type: 'exit', code: await serve(data.files, data.options, { env: process.env, cwd: data.cwd, stdout: process.stdout, signals }) };
 } catch (error) {
   if (error instanceof SubrunError) {
-    outcome = { type: 'error', code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: { ...error.details } }) };
+    outcome = { type: 'error', ...error.toJSON() };
   } else {
     outcome = { type: 'error', message: error instanceof Error ? error.message : String(error), ...(error instanceof Error && error.stack !== undefined ? { stack: error.stack } : {}) };
   }
