@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """The anchor of bench/codec.js: python-subunit encoding and decoding the same
-stream. Usage: /usr/bin/python3 bench/codec_python.py TESTS RUNS STREAM_FILE
-Builds the same events as bench/codec.js, times StreamResultToBytes writing them
-and ByteStreamToStreamResult reading STREAM_FILE (our encoder's output), checks
-that python-subunit's bytes equal the file's, and prints JSON timings: wall
-(perf_counter) and this process's CPU time (process_time)."""
+stream, one run per command, so that bench/codec.js can interleave its rounds
+with ours. Usage: /usr/bin/python3 bench/codec_python.py TESTS STREAM_FILE
+Builds the same events as bench/codec.js and reads STREAM_FILE (our encoder's
+output). Then, for each line on stdin: `encode` times StreamResultToBytes writing
+the events into a BytesIO and checks that its bytes equal the file's; `decode`
+times ByteStreamToStreamResult reading the file from memory into a counting
+StreamResult and checks the count. Each prints one JSON line: wall time
+(perf_counter) and this process's CPU time (process_time), in seconds."""
 
 import datetime
 import io
@@ -40,29 +43,40 @@ class Count(StreamResult):
         self.n += 1
 
 
+def encode(evs, ours):
+    out = io.BytesIO()
+    w = StreamResultToBytes(out)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for e in evs:
+        w.status(**e)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {'wall': wall, 'cpu': cpu, 'same_bytes': out.getvalue() == ours}
+
+
+def decode(evs, ours):
+    c = Count()
+    t0, c0 = time.perf_counter(), time.process_time()
+    ByteStreamToStreamResult(io.BytesIO(ours), non_subunit_name='stdout').run(c)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if c.n != len(evs):
+        raise SystemExit('python-subunit decoded %d events, expected %d' % (c.n, len(evs)))
+    return {'wall': wall, 'cpu': cpu}
+
+
 def main():
-    tests, runs, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    tests, path = int(sys.argv[1]), sys.argv[2]
     evs = events(tests)
     with open(path, 'rb') as f:
         ours = f.read()
-    enc, dec, enc_cpu, dec_cpu = [], [], [], []
-    for _ in range(runs):
-        out = io.BytesIO()
-        w = StreamResultToBytes(out)
-        t0, c0 = time.perf_counter(), time.process_time()
-        for e in evs:
-            w.status(**e)
-        enc.append(time.perf_counter() - t0)
-        enc_cpu.append(time.process_time() - c0)
-        same = out.getvalue() == ours
-        c = Count()
-        t0, c0 = time.perf_counter(), time.process_time()
-        ByteStreamToStreamResult(io.BytesIO(ours), non_subunit_name='stdout').run(c)
-        dec.append(time.perf_counter() - t0)
-        dec_cpu.append(time.process_time() - c0)
-        if c.n != len(evs):
-            raise SystemExit('python-subunit decoded %d events, expected %d' % (c.n, len(evs)))
-    print(json.dumps({'encode_s': enc, 'decode_s': dec, 'encode_cpu_s': enc_cpu, 'decode_cpu_s': dec_cpu, 'same_bytes': same}))
+    for line in sys.stdin:
+        command = line.strip()
+        if command == 'encode':
+            result = encode(evs, ours)
+        elif command == 'decode':
+            result = decode(evs, ours)
+        else:
+            raise SystemExit('unknown command %r' % command)
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == '__main__':
