@@ -59,13 +59,20 @@ export class PacketEncoder {
   /** `buf`'s ArrayBuffer, kept: encode() makes a view of it per packet, and the `.buffer` getter is a call. */
   private arrayBuffer: ArrayBuffer = this.buf.buffer;
   /**
-   * The last test id written, where it lies in a kept packet of `lastIdBuf`
-   * (ASCII without NUL, checked then): its next packet (a test's result after
-   * its inprogress) copies those bytes instead of checking the string again.
+   * The last new test id written and where its bytes are (ASCII without NUL,
+   * checked then): its next packet (a test's result after its inprogress)
+   * copies those bytes instead of checking the string again. They are never in
+   * a packet the caller holds (the caller may write over it): they are in the
+   * packet or batch being written, or in `idCopy` (see keepIdPrivate).
    */
   private lastId = '';
   private lastIdBuf: Uint8Array | undefined;
+  /** A DataView over `lastIdBuf`, for the word copy. */
+  private lastIdView: DataView | undefined;
   private lastIdPos = 0;
+  /** The encoder's own copy of the last test id's bytes, once its packet is handed out. */
+  private idCopy = new Uint8Array(64);
+  private idCopyView = new DataView(this.idCopy.buffer);
   /** Scratch result of writeString: where the string's bytes start, or -1 when they are not ASCII. */
   private asciiAt = -1;
   /** Scratch result of finish: how far the packet's body moved for a wider length field. */
@@ -80,6 +87,7 @@ export class PacketEncoder {
     this.pos = this.keepFrom = this.start;
     if (this.buf.length - this.start < 256) this.newSlab(0);
     const size = this.write(event);
+    this.keepIdPrivate();
     // The constructor, not subarray(): cheaper per packet (slabs start at offset 0 of their buffer).
     const out = new Uint8Array(this.arrayBuffer, this.start, size);
     this.start += size;
@@ -116,10 +124,11 @@ export class PacketEncoder {
       }
     } catch (error) {
       // The batch's bytes will be written over, the last test id's with them.
-      this.lastIdBuf = undefined;
+      this.lastIdBuf = this.lastIdView = undefined;
       this.start = this.keepFrom;
       throw error;
     }
+    this.keepIdPrivate();
     const out = this.buf.subarray(this.keepFrom, this.start);
     this.keepFrom = this.start;
     if (this.buf.length > SLAB) {
@@ -189,9 +198,10 @@ export class PacketEncoder {
     const b = this.buf;
     const s = this.start;
     const at = s + 3 + width + tsBytes + idWidth;
-    if (testId === this.lastId && this.lastIdBuf !== undefined) {
-      // Copied a word at a time from its last packet (in this slab or, after ensure() moved on, the previous one).
-      const from = this.lastIdBuf === b ? this.view : new DataView(this.lastIdBuf.buffer);
+    const repeated = testId === this.lastId && this.lastIdView !== undefined;
+    if (repeated) {
+      // Copied a word at a time from where the id was first written (this slab, the one before it, or idCopy).
+      const from = this.lastIdView!;
       const view = this.view;
       const src = this.lastIdPos;
       let i = 0;
@@ -235,10 +245,34 @@ export class PacketEncoder {
     b[end + 2] = (crc >>> 8) & 0xff;
     b[end + 3] = crc & 0xff;
     this.pos = s + total;
-    this.lastId = testId;
-    this.lastIdBuf = b;
-    this.lastIdPos = at;
+    if (!repeated) this.setLastId(testId, at);
     return total;
+  }
+
+  /** A new test id was written at `at` in the current slab: the next packet of the same test copies it from there. */
+  private setLastId(testId: string, at: number): void {
+    this.lastId = testId;
+    this.lastIdBuf = this.buf;
+    this.lastIdView = this.view;
+    this.lastIdPos = at;
+  }
+
+  /**
+   * Before a packet or batch is handed out: if the last test id's bytes are in
+   * it, copy them to `idCopy`, so that a caller writing over its packet cannot
+   * change what the next packet of the same test says.
+   */
+  private keepIdPrivate(): void {
+    if (this.lastIdBuf !== this.buf) return;
+    const n = this.lastId.length;
+    if (this.idCopy.length < n) {
+      this.idCopy = new Uint8Array(Math.max(n, 2 * this.idCopy.length));
+      this.idCopyView = new DataView(this.idCopy.buffer);
+    }
+    this.idCopy.set(this.buf.subarray(this.lastIdPos, this.lastIdPos + n));
+    this.lastIdBuf = this.idCopy;
+    this.lastIdView = this.idCopyView;
+    this.lastIdPos = 0;
   }
 
   /** Any event: field by field, the length field widened (the body moved) when the packet turns out long. */
@@ -255,7 +289,7 @@ export class PacketEncoder {
     let idAt = -1;
     if (testId !== undefined) {
       flags |= FLAG_TEST_ID;
-      if (testId === this.lastId && this.lastIdBuf === this.buf) this.copyLastId();
+      if (testId === this.lastId && this.lastIdView !== undefined) this.copyLastId();
       else {
         this.writeString(testId, 'testId');
         if (this.asciiAt >= 0) idAt = this.asciiAt - this.start;
@@ -290,11 +324,7 @@ export class PacketEncoder {
     flags |= statusBits(event.status);
     const size = this.finish(flags);
     // Only now is the packet sure to be kept (a refused event leaves its bytes to be written over).
-    if (idAt >= 0) {
-      this.lastId = testId!;
-      this.lastIdBuf = this.buf;
-      this.lastIdPos = this.start + idAt + this.shift;
-    }
+    if (idAt >= 0) this.setLastId(testId!, this.start + idAt + this.shift);
     return size;
   }
 
@@ -303,7 +333,7 @@ export class PacketEncoder {
     const n = this.lastId.length;
     this.ensure(n + 4);
     // ensure() may have moved to a new slab: then the bytes are in the old one, still intact.
-    const from = this.lastIdBuf === this.buf ? this.view : new DataView(this.lastIdBuf!.buffer);
+    const from = this.lastIdView!;
     const view = this.view;
     const src = this.lastIdPos;
     const dst = writeNumber(this.buf, this.pos, n);

@@ -88,6 +88,19 @@ t.test('a repeated test id after a packet with a wide length field, and across s
   t.ok(Buffer.from(enc.encodeBatch(new Set(seq))).equals(Buffer.concat(seq.map(fresh))), 'any iterable, not only arrays');
 });
 
+t.test('a caller writing over a packet it holds does not change the next packet of the same test', async (t) => {
+  const id = 'pkg.module.TestCase.test_scribbled';
+  const scribble = (p: Uint8Array): void => void p.fill(0x41, 0, p.length);
+  const enc = new PacketEncoder();
+  scribble(enc.encode({ testId: id, status: 'inprogress' }));
+  t.ok(fresh({ testId: id, status: 'success' }).equals(enc.encode({ testId: id, status: 'success' })), 'encode() after encode()');
+  scribble(enc.encodeBatch([{ testId: 't.a', status: 'inprogress' }, { testId: id, status: 'inprogress' }]));
+  t.ok(fresh({ testId: id, status: 'fail' }).equals(enc.encode({ testId: id, status: 'fail' })), 'encode() after encodeBatch()');
+  scribble(enc.encode({ testId: id, tags: ['x'] }));
+  const want = Buffer.concat([fresh({ testId: id, status: 'skip' }), fresh({ testId: id, tags: ['y'] })]);
+  t.ok(want.equals(enc.encodeBatch([{ testId: id, status: 'skip' }, { testId: id, tags: ['y'] }])), 'encodeBatch() after a general packet');
+});
+
 function throwsEncode(fn: () => unknown): boolean {
   try {
     fn();
