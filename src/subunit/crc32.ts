@@ -39,6 +39,11 @@ function makeTables(): Int32Array {
   return t;
 }
 
+/** The slice-by-8 tables (8 x 256 entries, table k at k * 256), for the WebAssembly area to copy. Do not modify. */
+export function crc32Tables(): Int32Array {
+  return TABLE;
+}
+
 /** CRC-32 of `bytes[start, end)`, continuing from `crc` (0 to start). Returns an unsigned 32-bit number. */
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0): number {
   return crc32View(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), start, end, crc);

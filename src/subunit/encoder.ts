@@ -18,6 +18,7 @@ import { SubunitError, SubunitErrorCode } from './errors.js';
 import type { SubunitEvent, TestStatus } from './event.js';
 import { encodeUtf8, isAsciiNoNul } from './utf8.js';
 import { numberWidth, writeNumber } from './varint.js';
+import { AREA_BASE, acquireArea, releaseArea, type WasmArea } from './wasm-area.js';
 
 export { MAX_PACKET_BYTES } from './constants.js';
 
@@ -82,6 +83,8 @@ export class PacketEncoder {
   private pos = 0;
   /** Where the bytes that must stay contiguous start: the packet, or the whole batch in encodeBatch. */
   private keepFrom = 0;
+  /** While encodeBatch writes into the WebAssembly area (wasm-area.ts): `buf` and `view` are its memory, and it grows instead of moving. */
+  private area: WasmArea | undefined;
 
   encode(event: SubunitEvent): Uint8Array {
     this.pos = this.keepFrom = this.start;
@@ -101,27 +104,24 @@ export class PacketEncoder {
   /**
    * Encodes events back to back into one new Uint8Array: a whole stream without
    * an object per packet. Throws (ERR_SUBUNIT_ENCODE) on the first event it
-   * refuses, writing nothing.
+   * refuses, writing nothing. The batch is written in the WebAssembly area when
+   * there is one (the same bytes, ~0.55x the time), else in the slab.
    */
   encodeBatch(events: Iterable<SubunitEvent>): Uint8Array {
+    const area = acquireArea();
+    if (area === undefined) return this.encodeBatchInSlab(events);
+    try {
+      return this.encodeBatchInArea(area, events);
+    } finally {
+      releaseArea(area);
+    }
+  }
+
+  private encodeBatchInSlab(events: Iterable<SubunitEvent>): Uint8Array {
     this.pos = this.keepFrom = this.start;
     if (this.buf.length - this.start < 256) this.newSlab(0);
     try {
-      if (Array.isArray(events)) {
-        // An index loop: ~3 % of a batch went to the array iterator.
-        const list = events as SubunitEvent[];
-        for (let k = 0; k < list.length; k++) {
-          // Not `this.start += this.write(...)`: write() may move the batch to a new slab, and start with it.
-          const size = this.write(list[k]!);
-          this.start += size;
-          if (k + 1 === SAMPLE) this.reserveFor(list.length - SAMPLE, SAMPLE);
-        }
-      } else {
-        for (const event of events) {
-          const size = this.write(event);
-          this.start += size;
-        }
-      }
+      this.writeAll(events);
     } catch (error) {
       // The batch's bytes will be written over, the last test id's with them.
       this.lastIdBuf = this.lastIdView = undefined;
@@ -136,6 +136,50 @@ export class PacketEncoder {
       this.newSlab(0);
     }
     return out;
+  }
+
+  /** The batch in the area's memory, copied out at the end; the slab is left as it was. */
+  private encodeBatchInArea(area: WasmArea, events: Iterable<SubunitEvent>): Uint8Array {
+    const { buf, view, arrayBuffer, start } = this;
+    this.area = area;
+    this.buf = area.bytes;
+    this.view = area.view;
+    this.arrayBuffer = area.bytes.buffer;
+    this.start = this.pos = this.keepFrom = AREA_BASE;
+    try {
+      this.writeAll(events);
+      const out = this.buf.slice(AREA_BASE, this.start);
+      // The area is written over by the next batch.
+      this.keepIdPrivate();
+      return out;
+    } catch (error) {
+      this.lastIdBuf = this.lastIdView = undefined;
+      throw error;
+    } finally {
+      this.area = undefined;
+      this.buf = buf;
+      this.view = view;
+      this.arrayBuffer = arrayBuffer;
+      this.start = this.pos = this.keepFrom = start;
+    }
+  }
+
+  private writeAll(events: Iterable<SubunitEvent>): void {
+    if (Array.isArray(events)) {
+      // An index loop: ~3 % of a batch went to the array iterator.
+      const list = events as SubunitEvent[];
+      for (let k = 0; k < list.length; k++) {
+        // Not `this.start += this.write(...)`: write() may move the batch to a new slab, and start with it.
+        const size = this.write(list[k]!);
+        this.start += size;
+        if (k + 1 === SAMPLE) this.reserveFor(list.length - SAMPLE, SAMPLE);
+      }
+    } else {
+      for (const event of events) {
+        const size = this.write(event);
+        this.start += size;
+      }
+    }
   }
 
   /** Encodes into the slab at `start` and returns the packet's length. */
@@ -199,6 +243,17 @@ export class PacketEncoder {
     const s = this.start;
     const at = s + 3 + width + tsBytes + idWidth;
     const repeated = testId === this.lastId && this.lastIdView !== undefined;
+    const area = this.area;
+    if (area !== undefined) {
+      // The module writes the header, copies or checks the id, and adds the CRC (wasm-area.ts).
+      let src = -1;
+      if (repeated && this.lastIdBuf === b) src = this.lastIdPos;
+      else if (!writeAsciiOptimistic(b, testId, at)) return 0;
+      if (area.common(s, total, flags, seconds, nanos, tsBytes === 0 ? 0 : tsBytes - 4, n, src) === 0) return 0;
+      this.pos = s + total;
+      if (src < 0) this.setLastId(testId, at);
+      return total;
+    }
     if (repeated) {
       // Copied a word at a time from where the id was first written (this slab, the one before it, or idCopy).
       const from = this.lastIdView!;
@@ -207,14 +262,8 @@ export class PacketEncoder {
       let i = 0;
       for (const n4 = n - 3; i < n4; i += 4) view.setInt32(at + i, from.getInt32(src + i, true), true);
       for (; i < n; i++) b[at + i] = from.getUint8(src + i);
-    } else if (utf8Write !== undefined) {
-      if (utf8Write.call(b, testId, at, 3 * n) !== n || !isAsciiNoNul(this.view, b, at, at + n)) return 0;
-    } else {
-      for (let i = 0; i < n; i++) {
-        const c = testId.charCodeAt(i);
-        if (c >= 0x80 || c === 0) return 0;
-        b[at + i] = c;
-      }
+    } else if (!writeAsciiOptimistic(b, testId, at) || !isAsciiNoNul(this.view, b, at, at + n)) {
+      return 0;
     }
     b[s] = SIGNATURE;
     b[s + 1] = flags >>> 8;
@@ -384,13 +433,28 @@ export class PacketEncoder {
     const projected = used + Math.ceil((used / done) * remaining * 1.125) + 256;
     if (projected <= this.buf.length - this.keepFrom || projected > MAX_RESERVE) return;
     this.pos = this.start;
-    this.newSlab(projected, true);
+    if (this.area !== undefined) this.growArea(this.keepFrom + projected);
+    else this.newSlab(projected, true);
   }
 
   /** Makes room for `extra` more bytes and the CRC, moving the packet so far to a new slab if needed. */
   private ensure(extra: number): void {
     if (this.pos + extra + 4 <= this.buf.length) return;
-    this.newSlab(this.pos - this.keepFrom + extra + 4);
+    if (this.area !== undefined) this.growArea(this.pos + extra + 4);
+    else this.newSlab(this.pos - this.keepFrom + extra + 4);
+  }
+
+  /** The area's memory grows in place (positions keep), but views of it are new: the last test id's among them. */
+  private growArea(length: number): void {
+    const old = this.buf;
+    this.area!.grow(length);
+    this.buf = this.area!.bytes;
+    this.view = this.area!.view;
+    this.arrayBuffer = this.buf.buffer;
+    if (this.lastIdBuf === old) {
+      this.lastIdBuf = this.buf;
+      this.lastIdView = this.view;
+    }
   }
 
   private newSlab(need: number, exact = false): void {
@@ -467,6 +531,23 @@ export class PacketEncoder {
     this.buf.set(bytes, this.pos);
     this.pos += n;
   }
+}
+
+/**
+ * Writes `s` at `at` as ASCII if it is: with utf8Write, exactly when it writes
+ * one byte per character (room for 3 per character must follow `at`); without
+ * it, by a loop that also refuses NUL. False when `s` is not ASCII (the bytes
+ * written are then garbage). NUL still has to be checked after utf8Write.
+ */
+function writeAsciiOptimistic(b: Uint8Array, s: string, at: number): boolean {
+  const n = s.length;
+  if (utf8Write !== undefined) return utf8Write.call(b, s, at, 3 * n) === n;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80 || c === 0) return false;
+    b[at + i] = c;
+  }
+  return true;
 }
 
 /** SPEC §2.3: the status's 3-bit value (the index in STATUSES). */
