@@ -33,6 +33,16 @@ const KEEP_PENDING = 65536;
  * as a native call costs about as much as checking ~400 bytes in JavaScript.
  */
 const RUN_MIN_BYTES = 512;
+/**
+ * CRC work (bytes) allowed for candidates inside a rejected one's claimed span
+ * (SPEC §2.7): the decoder starts with this much, earns INNER_WORK_PER_BYTE per
+ * byte pushed, and never holds more. A candidate in such a span claiming more
+ * than is left is rejected from its header, unchecked: this bounds the work
+ * per byte whatever the input (a stream of signatures each claiming 4 MiB took
+ * minutes), while the rare real packet inside a corrupt one is still found.
+ */
+const INNER_WORK_MAX = 64 << 20;
+const INNER_WORK_PER_BYTE = 8;
 
 /**
  * The streaming subunit v2 decoder (SPEC §2.7) behind StreamDecoder and
@@ -57,6 +67,14 @@ export abstract class DecoderCore {
   private offset = 0;
   /** Continuation bytes still expected by the UTF-8 character the last text byte began. */
   private utf8Need = 0;
+  /**
+   * Stream offset up to which a rejection is not reported: the claimed span of
+   * the last rejected candidate that was (one corrupt packet is one error, not
+   * one per signature byte inside it). A valid packet ends it.
+   */
+  private quietUntil = 0;
+  /** CRC work left for candidates inside such a span (INNER_WORK_MAX). */
+  private innerWork = INNER_WORK_MAX;
   private ended = false;
   /** Parses every packet into its one reused view (no allocation per packet). */
   private readonly parser = new PacketParser();
@@ -94,6 +112,7 @@ export abstract class DecoderCore {
     // A plain Uint8Array: its subarray() (the `raw` views) is ~2x cheaper than a
     // Buffer's or a new view's, and its slice() copies where Buffer's does not.
     if (chunk.constructor !== Uint8Array) chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    this.innerWork = Math.min(INNER_WORK_MAX, this.innerWork + INNER_WORK_PER_BYTE * chunk.length);
     let from = 0;
     if (this.pendLen > 0) {
       from = this.completePending(chunk);
@@ -142,6 +161,7 @@ export abstract class DecoderCore {
         this.clearPending();
         this.offset += r;
         this.utf8Need = 0;
+        this.quietUntil = 0;
         return used;
       }
       // Rejected: rescan everything after its signature, with the rest of the chunk.
@@ -150,7 +170,7 @@ export abstract class DecoderCore {
       const allLen = this.pendLen;
       this.pendLen = 0;
       this.pend = new Uint8Array(0);
-      this.textByte(SIGNATURE);
+      this.textByte(SIGNATURE, this.offset);
       const consumed = this.scan(all, 0, 1, allLen, this.offset, false);
       const base = this.offset;
       this.offset = base + consumed;
@@ -168,6 +188,8 @@ export abstract class DecoderCore {
     if (width === 4 || this.pendLen < 3 + width) return width === 4 ? 4 : 3 + width;
     const length = readLength(d, 3, width);
     if (length < 3 + width + 4 || length > this.maxPacketBytes) return this.pendLen;
+    // Inside a rejected candidate's span, and more than the work left: tryPacket rejects it now.
+    if (this.offset < this.quietUntil && length > this.innerWork) return this.pendLen;
     return length;
   }
 
@@ -190,8 +212,15 @@ export abstract class DecoderCore {
     if (this.pend.length > KEEP_PENDING) this.pend = new Uint8Array(0);
   }
 
-  private textByte(b: number): void {
-    if (this.utf8Need > 0 && (b & 0xc0) === 0x80) this.utf8Need--;
+  /**
+   * Follows UTF-8 through non-subunit text, byte `b` at stream offset `at`.
+   * Bytes inside a rejected candidate's span are not text (a corrupt packet
+   * ending in what looks like a UTF-8 lead byte must not silence the rejection
+   * of the candidate after it): they leave no character open.
+   */
+  private textByte(b: number, at: number): void {
+    if (at < this.quietUntil) this.utf8Need = 0;
+    else if (this.utf8Need > 0 && (b & 0xc0) === 0x80) this.utf8Need--;
     else this.utf8Need = b >= 0xf0 && b < 0xf8 ? 3 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xc0 && b < 0xe0 ? 1 : 0;
   }
 
@@ -216,6 +245,7 @@ export abstract class DecoderCore {
             i += run;
             textStart = i;
             this.utf8Need = 0;
+            this.quietUntil = 0;
             continue;
           }
         }
@@ -224,11 +254,12 @@ export abstract class DecoderCore {
           i += r;
           textStart = i;
           this.utf8Need = 0;
+          this.quietUntil = 0;
           continue;
         }
         if (r === NEED_MORE) return i;
       }
-      this.textByte(b);
+      this.textByte(b, base + i);
       i++;
     }
     if (textStart < end) handler.nonSubunit(data.slice(textStart, end), base + textStart);
@@ -243,6 +274,9 @@ export abstract class DecoderCore {
   private tryPacket(data: Uint8Array, i: number, end: number, base: number, silent: boolean, final: boolean): number {
     const avail = end - i;
     const offset = base + i;
+    // Inside a rejected candidate's span: tried all the same, but its own rejection is not reported again.
+    const inner = offset < this.quietUntil;
+    silent ||= inner;
     if (avail >= 2 && data[i + 1]! >>> 4 !== 2) {
       return this.reject(silent, SubunitErrorCode.VERSION, `packet at offset ${offset}: version ${data[i + 1]! >>> 4}, expected 2`, offset);
     }
@@ -253,6 +287,7 @@ export abstract class DecoderCore {
     }
     if (avail < 3 + width) return final ? this.truncated(silent, offset, avail, -1) : NEED_MORE;
     const length = readLength(data, i + 3, width);
+    if (inner && length > this.innerWork) return REJECTED;
     if (length < 3 + width + 4) {
       return this.reject(silent, SubunitErrorCode.LENGTH, `packet at offset ${offset}: length ${length} is shorter than its own header and CRC`, offset, { length });
     }
@@ -260,6 +295,7 @@ export abstract class DecoderCore {
       return this.reject(silent, SubunitErrorCode.LENGTH, `packet at offset ${offset}: length ${length} exceeds the maximum of ${this.maxPacketBytes}`, offset, { length });
     }
     if (avail < length) return final ? this.truncated(silent, offset, avail, length) : NEED_MORE;
+    if (inner) this.innerWork -= length;
     const bodyEnd = i + length - 4;
     const stored = ((data[bodyEnd]! << 24) | (data[bodyEnd + 1]! << 16) | (data[bodyEnd + 2]! << 8) | data[bodyEnd + 3]!) >>> 0;
     const dv = this.viewFor(data);
@@ -271,17 +307,18 @@ export abstract class DecoderCore {
         `packet at offset ${offset}: bad checksum - calculated 0x${crc.toString(16)}, stored 0x${stored.toString(16)}`,
         offset,
         { length },
+        length,
       );
     }
     const parser = this.parser;
     if (!parser.parse(data, dv, i, i + 3 + width, bodyEnd)) {
       const at = parser.failedAt;
       if (parser.failure === FIELD_TRAILING) {
-        return this.reject(silent, SubunitErrorCode.FIELD, `packet at offset ${offset}: ${length - 4 - at} bytes after the last field`, offset, { field: at });
+        return this.reject(silent, SubunitErrorCode.FIELD, `packet at offset ${offset}: ${length - 4 - at} bytes after the last field`, offset, { field: at }, length);
       }
       return parser.failure === FIELD_UTF8
-        ? this.reject(silent, SubunitErrorCode.UTF8, `packet at offset ${offset}: ${parser.failedField} at byte ${at} is not UTF-8 without NUL`, offset, { field: at })
-        : this.reject(silent, SubunitErrorCode.FIELD, `packet at offset ${offset}: ${parser.failedField} at byte ${at} runs past the end of the packet`, offset, { field: at });
+        ? this.reject(silent, SubunitErrorCode.UTF8, `packet at offset ${offset}: ${parser.failedField} at byte ${at} is not UTF-8 without NUL`, offset, { field: at }, length)
+        : this.reject(silent, SubunitErrorCode.FIELD, `packet at offset ${offset}: ${parser.failedField} at byte ${at} runs past the end of the packet`, offset, { field: at }, length);
     }
     parser.view.offset = offset;
     this.emitPacket(parser.view);
@@ -356,11 +393,19 @@ export abstract class DecoderCore {
 
   private truncated(silent: boolean, offset: number, avail: number, length: number): number {
     const claim = length < 0 ? 'its header' : `${length} bytes`;
-    return this.reject(silent, SubunitErrorCode.TRUNCATED, `packet at offset ${offset}: stream ended after ${avail} of ${claim}`, offset, { length: avail });
+    return this.reject(silent, SubunitErrorCode.TRUNCATED, `packet at offset ${offset}: stream ended after ${avail} of ${claim}`, offset, { length: avail }, avail);
   }
 
-  private reject(silent: boolean, code: SubunitErrorCode, message: string, offset: number, details?: Record<string, unknown>): number {
-    if (!silent) this.sink.error(new SubunitError(code, message, { offset, ...details }), offset);
+  /**
+   * Reports a rejected candidate unless `silent`. A reported candidate that
+   * claimed `span` bytes (its length, once read) quiets the rejections of the
+   * candidates that start inside them.
+   */
+  private reject(silent: boolean, code: SubunitErrorCode, message: string, offset: number, details?: Record<string, unknown>, span = 1): number {
+    if (!silent) {
+      this.sink.error(new SubunitError(code, message, { offset, ...details }), offset);
+      this.quietUntil = offset + span;
+    }
     return REJECTED;
   }
 }

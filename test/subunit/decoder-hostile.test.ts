@@ -150,3 +150,59 @@ t.test('text and file bytes from a Buffer chunk are copies the handler may keep'
   t.same(Buffer.from(text[0]!).toString(), 'stray', 'text survives the chunk being reused');
   t.same(Buffer.from(files[0]!).toString(), 'abc', 'file bytes survive the chunk being reused');
 });
+
+t.test('one corrupt packet is one error, however many signature bytes it holds', async (t) => {
+  // An attachment of signature bytes under a bad CRC: every 0xB3 inside is a candidate, and each fails.
+  const corrupt = withCrcFlipped(Buffer.from(encodePacket({ testId: 'x', fileName: 'f', fileBytes: new Uint8Array(3000).fill(0xb3), eof: true })));
+  const input = Buffer.concat([corrupt, GOOD, Buffer.from('tail \xb3\x20\x00\x08 text', 'latin1')]);
+  for (const step of [1, 7, 4096, input.length]) {
+    const d = decodeBytes(input, step);
+    t.same(d.errors, [{ code: 'ERR_SUBUNIT_CRC', offset: 0 }, { code: 'ERR_SUBUNIT_CRC', offset: corrupt.length + GOOD.length + 5 }], `step ${step}: one error for the packet, one for the later candidate`);
+    t.same(d.events.map((e) => e.testId), ['after'], `step ${step}: the next packet is found`);
+    t.ok(reassemble(d).equals(input), `step ${step}: no byte lost`);
+  }
+});
+
+t.test('a valid packet inside a corrupt one is found, and a corrupt one after it is reported', async (t) => {
+  // The bogus candidate claims 200 bytes: a valid packet, then a corrupt one, lie inside them.
+  const bogus = Buffer.from([0xb3, 0x20, 0x00, 0x40, 200, 1, 2]);
+  const bad = withCrcFlipped(Buffer.from(encodePacket({ testId: 'bad', status: 'fail' })));
+  const input = Buffer.concat([bogus, GOOD, bad, Buffer.alloc(200, 0x2e)]);
+  const d = decodeBytes(input, 3);
+  t.same(d.events.map((e) => e.testId), ['after']);
+  t.same(d.errors, [{ code: 'ERR_SUBUNIT_CRC', offset: 0 }, { code: 'ERR_SUBUNIT_CRC', offset: bogus.length + GOOD.length }]);
+  t.ok(reassemble(d).equals(input));
+});
+
+t.test('a corrupt packet ending in a UTF-8 lead byte does not hide the next one', async (t) => {
+  // The first packet's stored CRC ends in 0xC3: followed by 0xB3 that reads as "ó", but it is no text.
+  const first = Buffer.from(encodePacket({ testId: 'one', status: 'fail' }));
+  first[first.length - 1] = first[first.length - 1] === 0xc3 ? 0xc4 : 0xc3;
+  const second = withCrcFlipped(Buffer.from(encodePacket({ testId: 'two', status: 'fail' })));
+  const input = Buffer.concat([first, second, GOOD]);
+  for (const step of [1, 5, input.length]) {
+    const d = decodeBytes(input, step);
+    t.same(d.errors, [{ code: 'ERR_SUBUNIT_CRC', offset: 0 }, { code: 'ERR_SUBUNIT_CRC', offset: first.length }], `step ${step}`);
+    t.same(d.events.map((e) => e.testId), ['after']);
+  }
+  // Real text before a real corrupt packet still makes it text: "ó" then a bogus candidate is silent.
+  const text = Buffer.concat([Buffer.from('\xc3', 'latin1'), second.subarray(0, 12), GOOD]);
+  t.same(decodeBytes(text).errors, [], 'a signature continuing a UTF-8 character of text is text');
+});
+
+t.test('signatures each claiming 4 MiB: bounded work, every byte reported', async (t) => {
+  // 3 MiB of 6-byte candidates, each claiming the maximum length: checking each over its
+  // claimed bytes would read terabytes. Candidates inside a rejected one are checked only
+  // while the work stays within a budget per byte (SPEC §2.7); the rest are rejected unread.
+  const unit = Buffer.from([0xb3, 0x20, 0x00, 0xbf, 0xff, 0xff]);
+  const input = Buffer.concat([Buffer.concat(Array.from({ length: (3 << 20) / 6 }, () => unit)), GOOD]);
+  let nonSubunit = 0;
+  const errors: string[] = [];
+  const packets: string[] = [];
+  const d = new StreamDecoder({ packet: (e) => void packets.push(e.testId!), nonSubunit: (b) => void (nonSubunit += b.length), error: (e) => void errors.push(e.code) });
+  for (let i = 0; i < input.length; i += 65536) d.push(input.subarray(i, i + 65536));
+  d.end();
+  t.same(packets, ['after'], 'the packet at the end is found');
+  t.equal(nonSubunit, input.length - GOOD.length, 'every other byte is reported');
+  t.ok(errors.length <= 2, `${errors.length} errors: the first candidate's, and the truncation of the last one outside its span`);
+});
