@@ -16,18 +16,24 @@ function ioError(file: string | undefined, error: unknown): SubrunError {
   return new SubrunError('ERR_IO', `cannot read ${file === undefined || file === '-' ? 'stdin' : file}: ${reason}`, { cause: error });
 }
 
-/** Feeds a subunit input through a StreamDecoder, then ends it; `afterChunk` may write out (with backpressure). */
+/**
+ * Feeds a subunit input through a StreamDecoder, then ends it. `afterChunk` may
+ * write out (with backpressure); `idle` says that no more input is buffered, so
+ * what the chunk produced should go out now (a live stream: `tail -f | subrun
+ * stream ls`) rather than wait for more.
+ */
 export async function decodeInput(
   ctx: CliContext,
   file: string | undefined,
   handler: DecoderHandler,
-  afterChunk?: () => Promise<void>,
+  afterChunk?: (idle: boolean) => Promise<void>,
 ): Promise<void> {
   const decoder = new StreamDecoder(handler);
+  const input = openInput(ctx, file);
   try {
-    for await (const chunk of openInput(ctx, file)) {
+    for await (const chunk of input) {
       decoder.push(chunk as Buffer);
-      if (afterChunk !== undefined) await afterChunk();
+      if (afterChunk !== undefined) await afterChunk(input.readableLength === 0);
     }
   } catch (error) {
     if (error instanceof SubrunError) throw error;
@@ -48,7 +54,7 @@ export class Output {
     this.size += part.length;
   }
 
-  /** Writes what is buffered once it is large enough (or always, with `force`). */
+  /** Writes what is buffered once it is large enough, or whatever there is with `force` (the input is idle, or ended). */
   async flush(force = false): Promise<void> {
     if (this.parts.length === 0 || (!force && this.size < 65536)) return;
     const parts = this.parts;

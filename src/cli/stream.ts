@@ -53,7 +53,7 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
             out.write(JSON.stringify({ error: { code: error.code, message: error.message, offset } }) + '\n');
           },
         },
-        () => out.flush(),
+        (idle) => out.flush(idle),
       );
       await out.flush(true);
       if (corrupt > 0) ctx.fail(ExitCode.FAILURES);
@@ -72,13 +72,15 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
       const encoder = new PacketEncoder();
       let lineNo = 0;
       try {
-        for await (const line of openInput(ctx, file).pipe(split2()) as AsyncIterable<string>) {
+        const lines = openInput(ctx, file).pipe(split2());
+        for await (const line of lines as AsyncIterable<string>) {
           lineNo++;
           if (line.trim() === '') continue;
           const parsed = parseJsonLine(parseJson(line));
           if (parsed.kind === 'event') out.write(encoder.encode(parsed.event));
           else if (parsed.kind === 'bytes') out.write(parsed.bytes);
-          await out.flush();
+          // Out now when no more lines are waiting: a live pipe's packets are not held back.
+          await out.flush(lines.readableLength === 0);
         }
       } catch (error) {
         await out.flush(true);
@@ -120,7 +122,7 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
             ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
           },
         },
-        () => out.flush(),
+        (idle) => out.flush(idle),
       );
       stats.end();
       out.write(stats.format());
@@ -162,7 +164,7 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
             ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
           },
         },
-        () => out.flush(),
+        (idle) => out.flush(idle),
       );
       records.end();
       await out.flush(true);
@@ -254,7 +256,7 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
             },
             error() {},
           },
-          () => out.flush(),
+          (idle) => out.flush(idle),
         );
         records.end();
         await out.flush(true);

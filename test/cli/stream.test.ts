@@ -139,3 +139,40 @@ t.test('junit writes to a file with -o and exits 1 on failures', async (t) => {
   t.match(xml, /<testsuite name="mine" tests="4" failures="1" errors="1" skipped="1"/);
   t.match(xml, /<testcase classname="b" name="t2" time="0.000"><failure type="fail" message="AssertionError: no">AssertionError: no\n<\/failure>/);
 });
+
+t.test('the stream commands write as they read: output of a live pipe is not held back', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const first = Buffer.concat([
+    encodePacket({ testId: 'live.one', status: 'inprogress' }),
+    encodePacket({ testId: 'live.one', status: 'success' }),
+  ]);
+  const rest = Buffer.from(encodePacket({ testId: 'live.two', status: 'success' }));
+  const firstJson = `${JSON.stringify({ testId: 'live.one', status: 'success' })}\n`;
+  const cases: [string[], Buffer | string, (out: string) => boolean][] = [
+    [['stream', 'decode'], first, (out) => out.includes('live.one')],
+    [['stream', 'ls'], first, (out) => out.includes('live.one')],
+    [['stream', 'filter', '--status', 'success'], first, (out) => out.includes('live.one')],
+    [['stream', 'encode'], firstJson, (out) => out.includes('live.one')],
+  ];
+  for (const [args, head, seen] of cases) {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'subrun.js'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('latin1');
+    const early = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 15_000);
+      child.stdout.on('data', (c: string) => {
+        out += c;
+        if (seen(out)) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+    });
+    child.stdin.write(head);
+    // The input stays open: what was written must come out before any more arrives.
+    t.ok(await early, `${args.join(' ')}: the first test is out while the input is still open`);
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stdin.end(args[1] === 'encode' ? '' : rest);
+    await exited;
+  }
+});
