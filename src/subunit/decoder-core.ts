@@ -36,7 +36,8 @@ const RUN_MIN_BYTES = 512;
 /**
  * CRC work (bytes) allowed for candidates inside a rejected one's claimed span
  * (SPEC §2.7): the decoder starts with this much, earns INNER_WORK_PER_BYTE per
- * byte pushed, and never holds more. A candidate in such a span claiming more
+ * byte of stream (counted between the candidates it judges, so that any split
+ * of the stream decides alike), and never holds more. A candidate in such a span claiming more
  * than is left is rejected from its header, unchecked: this bounds the work
  * per byte whatever the input (a stream of signatures each claiming 4 MiB took
  * minutes), while the rare real packet inside a corrupt one is still found.
@@ -73,8 +74,9 @@ export abstract class DecoderCore {
    * one per signature byte inside it). A valid packet ends it.
    */
   private quietUntil = 0;
-  /** CRC work left for candidates inside such a span (INNER_WORK_MAX). */
+  /** CRC work left for candidates inside such a span (INNER_WORK_MAX), as of stream offset `workAt`. */
   private innerWork = INNER_WORK_MAX;
+  private workAt = 0;
   private ended = false;
   /** Parses every packet into its one reused view (no allocation per packet). */
   private readonly parser = new PacketParser();
@@ -112,7 +114,6 @@ export abstract class DecoderCore {
     // A plain Uint8Array: its subarray() (the `raw` views) is ~2x cheaper than a
     // Buffer's or a new view's, and its slice() copies where Buffer's does not.
     if (chunk.constructor !== Uint8Array) chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
-    this.innerWork = Math.min(INNER_WORK_MAX, this.innerWork + INNER_WORK_PER_BYTE * chunk.length);
     let from = 0;
     if (this.pendLen > 0) {
       from = this.completePending(chunk);
@@ -189,7 +190,7 @@ export abstract class DecoderCore {
     const length = readLength(d, 3, width);
     if (length < 3 + width + 4 || length > this.maxPacketBytes) return this.pendLen;
     // Inside a rejected candidate's span, and more than the work left: tryPacket rejects it now.
-    if (this.offset < this.quietUntil && length > this.innerWork) return this.pendLen;
+    if (this.offset < this.quietUntil && length > this.workLeftAt(this.offset)) return this.pendLen;
     return length;
   }
 
@@ -287,7 +288,7 @@ export abstract class DecoderCore {
     }
     if (avail < 3 + width) return final ? this.truncated(silent, offset, avail, -1) : NEED_MORE;
     const length = readLength(data, i + 3, width);
-    if (inner && length > this.innerWork) return REJECTED;
+    if (inner && length > this.workLeftAt(offset)) return REJECTED;
     if (length < 3 + width + 4) {
       return this.reject(silent, SubunitErrorCode.LENGTH, `packet at offset ${offset}: length ${length} is shorter than its own header and CRC`, offset, { length });
     }
@@ -375,6 +376,15 @@ export abstract class DecoderCore {
       k += length;
     }
     return k - i;
+  }
+
+  /** The inner-candidate work left for a candidate at stream `offset` (candidates are judged in stream order). */
+  private workLeftAt(offset: number): number {
+    if (offset > this.workAt) {
+      this.innerWork = Math.min(INNER_WORK_MAX, this.innerWork + INNER_WORK_PER_BYTE * (offset - this.workAt));
+      this.workAt = offset;
+    }
+    return this.innerWork;
   }
 
   /** A DataView of `data`, which also becomes the packet view's buffer (each packet is parsed right after). */

@@ -205,4 +205,13 @@ t.test('signatures each claiming 4 MiB: bounded work, every byte reported', asyn
   t.same(packets, ['after'], 'the packet at the end is found');
   t.equal(nonSubunit, input.length - GOOD.length, 'every other byte is reported');
   t.ok(errors.length <= 2, `${errors.length} errors: the first candidate's, and the truncation of the last one outside its span`);
+  // The budget is counted in stream bytes, not per push: any split decides alike.
+  const wanted = decodeChunks([input]);
+  for (const size of [1000, 4096, 65536]) {
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < input.length; i += size) parts.push(input.subarray(i, i + size));
+    const d = decodeChunks(parts);
+    t.same(d.errors, wanted.errors, `chunks of ${size}: the same errors`);
+    t.same(d.events.map((e) => e.testId), ['after'], `chunks of ${size}: the same packets`);
+  }
 });
