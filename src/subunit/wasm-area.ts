@@ -236,6 +236,23 @@ function crcInto(p: number, stop: number, c: number, d: number, stop8: number): 
   ];
 }
 
+/**
+ * SPEC §2.4 for a value below 16384: local `value` at local `base` + `offset`,
+ * 1 byte below 64, else 2; local `next` is set to the position after it.
+ */
+function smallNumber(base: number, offset: number, value: number, next: number): Code {
+  return [
+    get(value), i32(64), LT_U, IF,
+      get(base), get(value), store8(offset),
+      get(base), i32(offset + 1), ADD, set(next),
+    ELSE,
+      get(base), get(value), i32(8), SHR_U, i32(0x40), OR, store8(offset),
+      get(base), get(value), store8(offset + 1),
+      get(base), i32(offset + 2), ADD, set(next),
+    END,
+  ];
+}
+
 /** common(s, total, flags, seconds, nanos, nanosWidth, n, src): see WasmArea.common. */
 function commonBody(): Code {
   // Parameters 0-7, then locals.
@@ -245,15 +262,8 @@ function commonBody(): Code {
     get(S), i32(0xb3), store8(0),
     get(S), get(FLAGS), i32(8), SHR_U, store8(1),
     get(S), get(FLAGS), store8(2),
-    // SPEC §2.1: the length (which counts the whole packet), 1 byte below 64.
-    get(TOTAL), i32(64), LT_U, IF,
-      get(S), get(TOTAL), store8(3),
-      get(S), i32(4), ADD, set(Q),
-    ELSE,
-      get(S), get(TOTAL), i32(8), SHR_U, i32(0x40), OR, store8(3),
-      get(S), get(TOTAL), store8(4),
-      get(S), i32(5), ADD, set(Q),
-    END,
+    // SPEC §2.1: the length (which counts the whole packet).
+    smallNumber(S, 3, TOTAL, Q),
     // SPEC §2.3: the timestamp, 32-bit seconds then nanoseconds as a 1-4 byte number.
     get(NANOS_WIDTH), IF,
       storeBigEndian(get(Q), SECONDS),
@@ -272,15 +282,8 @@ function commonBody(): Code {
       END, END, END,
       get(Q), i32(4), ADD, get(NANOS_WIDTH), ADD, set(Q),
     END,
-    // The test id's length, 1 byte below 64, else 2.
-    get(N), i32(64), LT_U, IF,
-      get(Q), get(N), store8(0),
-      get(Q), i32(1), ADD, set(Q),
-    ELSE,
-      get(Q), get(N), i32(8), SHR_U, i32(0x40), OR, store8(0),
-      get(Q), get(N), store8(1),
-      get(Q), i32(2), ADD, set(Q),
-    END,
+    // The test id's length.
+    smallNumber(Q, 0, N, Q),
     get(Q), get(N), ADD, set(IDEND),
     get(SRC), i32(0), LT_S, IF,
       // A new id, written by the caller: ASCII without NUL, four bytes at a
