@@ -37,9 +37,17 @@ export type JsonEvent = JsonPacket | JsonNonSubunit | JsonError;
 const STATUS_SET: ReadonlySet<string> = new Set(STATUSES);
 const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
+/**
+ * SPEC §3.2. A reader keeps nanoseconds of 10^9 and more (any 30-bit value is on
+ * the wire, SPEC §2.5); they carry into the seconds, as python-subunit reads
+ * them, so the text is always a valid date-time (the packet's own bytes are kept
+ * by `raw`, SPEC §3.3).
+ */
 export function formatTimestamp(ts: Timestamp): string {
-  const base = new Date(ts.seconds * 1000).toISOString().slice(0, 19);
-  const frac = ts.nanos % 1000 === 0 ? String(ts.nanos / 1000).padStart(6, '0') : String(ts.nanos).padStart(9, '0');
+  const seconds = ts.seconds + Math.floor(ts.nanos / 1e9);
+  const nanos = ts.nanos % 1e9;
+  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  const frac = nanos % 1000 === 0 ? String(nanos / 1000).padStart(6, '0') : String(nanos).padStart(9, '0');
   return `${base}.${frac}Z`;
 }
 

@@ -33,7 +33,9 @@ t.test('decode → encode round-trips corrupt, mixed and non-canonical streams',
   // A valid packet python-subunit accepts but would not write: a 2-byte number for a 1-byte value, and a wide length.
   const wide = rawPacket(0x2800, [0x40, 0x01, 0x62], 2);
   const reserved = rawPacket(0x2808, [1, 0x62]);
-  const input = Buffer.concat([Buffer.from('stray \xb3\x00 text\n', 'latin1'), good, badCrc, wide, reserved, good.subarray(0, 9)]);
+  // Nanoseconds of 10^9 and more are valid on the wire (SPEC §2.5): 1 s and 1,000,000,005 ns.
+  const carry = rawPacket(0x2b03, [0, 0, 0, 1, 0xfb, 0x9a, 0xca, 0x05, 1, 0x64]);
+  const input = Buffer.concat([Buffer.from('stray \xb3\x00 text\n', 'latin1'), good, badCrc, wide, reserved, carry, good.subarray(0, 9)]);
   const { lines, again, decodeCode } = await roundTrip(input);
   t.ok(again.equals(input), 'identical bytes');
   t.equal(decodeCode, 1, 'exit 1: the stream held corrupt packets');
@@ -41,9 +43,16 @@ t.test('decode → encode round-trips corrupt, mixed and non-canonical streams',
     lines.filter((l) => 'error' in l).map((l) => (l['error'] as { code: string }).code),
     ['ERR_SUBUNIT_VERSION', 'ERR_SUBUNIT_CRC', 'ERR_SUBUNIT_TRUNCATED'],
   );
-  t.equal(lines.filter((l) => 'raw' in l).length, 2, 'non-canonical packets carry raw');
+  t.equal(lines.filter((l) => 'raw' in l).length, 3, 'non-canonical packets carry raw');
   const first = lines.find((l) => l['testId'] === 'a')!;
   t.equal(first['timestamp'], '1970-01-01T00:00:05.000000001Z', 'nanoseconds that are not whole microseconds keep 9 digits');
+  const carried = lines.find((l) => l['testId'] === 'd')!;
+  t.equal(carried['timestamp'], '1970-01-01T00:00:02.000000005Z', 'nanoseconds of 10^9 and more carry into the seconds (SPEC §3.2)');
+  // Without its raw, the line is valid input for encode: the carried time, in the canonical packet.
+  const { raw: _raw, ...fields } = carried;
+  const canonical = await runSubrun(['stream', 'encode'], { stdin: JSON.stringify(fields) + '\n' });
+  t.equal(canonical.code, 0, canonical.stderr);
+  t.ok(canonical.stdoutBytes.equals(Buffer.from(encodePacket({ testId: 'd', status: 'success', timestamp: { seconds: 2, nanos: 5 } }))));
 });
 
 t.test('encode reads a FILE argument, and refuses bad lines with their line number', async (t) => {
