@@ -65,7 +65,8 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .description(
       'Write the subunit v2 stream described by JSON lines (SPEC §3). Packet lines are encoded exactly as\n' +
         'python-subunit would (`runnable` defaults to true); nonSubunit lines are written as their raw bytes;\n' +
-        'error lines are skipped. A bad line stops with its line number (exit 2).',
+        'error lines are skipped. A bad line (not JSON, an unknown key, a badly typed value, a timestamp that\n' +
+        'is not a real date-time or is outside 1970..2106) stops with its line number (exit 2).',
     )
     .action(async (file: string | undefined) => {
       const out = new Output(ctx.stdout);

@@ -71,12 +71,31 @@ t.test('encode reads a FILE argument, and refuses bad lines with their line numb
     ['{"testId":"x","bogus":1}', /unknown key `bogus`/],
     ['{"fileName":"f","fileBytes":"***"}', /base64/],
     ['{"timestamp":"yesterday"}', /ISO-8601/],
+    // SPEC §3.2: a date-time must exist (no rolling forward to 2027-02-14), the zone be within ±23:59.
+    ['{"timestamp":"2026-13-45T00:00:00Z"}', /`timestamp` "2026-13-45T00:00:00Z" has month 13/],
+    ['{"timestamp":"2026-02-29T00:00:00Z"}', /has day 29 \(2026-02 has 01-28\)/],
+    ['{"timestamp":"2026-01-01T23:59:60Z"}', /has second 60/],
+    ['{"timestamp":"2026-01-01T00:00:00+25:00"}', /zone offset \+25:00/],
+    ['{"timestamp":"1969-12-31T23:59:59Z"}', /outside 1970-01-01T00:00:00.000000Z\.\.2106-02-07T06:28:15.999999999Z/],
+    ['{"timestamp":"2106-02-07T06:28:16Z"}', /outside/],
+    // Every line kind refuses keys it does not have (SPEC §3.4).
+    ['{"nonSubunit":true,"fileBytes":"","testId":"x"}', /unknown key `testId` on a nonSubunit line/],
+    ['{"error":{"code":"E","message":"m","offset":0},"extra":1}', /unknown key `extra` on an error line/],
+    ['{"error":{"code":"E","message":"m","offset":0,"x":1}}', /unknown key `error.x`/],
+    ['{"error":"corrupt"}', /`error` must be an object/],
+    ['{"error":{"code":"E","message":"m","offset":-1}}', /`error.offset` must be a non-negative integer/],
     ['{"testId":"a\\u0000b"}', /NUL/],
   ] as const) {
     const bad = await runSubrun(['stream', 'encode'], { stdin: line + '\n' });
     t.equal(bad.code, 2, line);
     t.match(bad.stderr, pattern, line);
+    t.match(bad.stderr, /^subrun: stdin: line 1: .*\[ERR_SUBUNIT_(JSON|ENCODE)\]\n$/, `${line}: coded, with its line number`);
+    t.equal(bad.stdoutBytes.length, 0, `${line}: nothing written`);
   }
+  const edges = await runSubrun(['stream', 'encode'], {
+    stdin: ['1970-01-01T00:00:00Z', '2106-02-07T06:28:15.999999999Z', '2024-02-29T23:59:59+23:59'].map((ts) => JSON.stringify({ timestamp: ts })).join('\n'),
+  });
+  t.equal(edges.code, 0, `the first and last encodable instants, a leap day and the widest zone: ${edges.stderr}`);
   const missing = await runSubrun(['stream', 'decode', path.join(dir, 'nope.bin')]);
   t.equal(missing.code, 3);
   t.match(missing.stderr, /cannot read .*nope\.bin.*\[ERR_IO\]/);
