@@ -213,7 +213,10 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .command('filter')
     .argument(...FILE_ARG)
     .addOption(
-      new Option('-s, --status <statuses>', `keep tests whose final status is one of these (comma-separated: ${STATUSES.slice(1).join(', ')}, incomplete)`).argParser(parseStatuses),
+      new Option(
+        '-s, --status <statuses>',
+        `keep tests whose final status is one of these (comma-separated: ${FINAL_STATUSES.join(', ')}, or incomplete for a test the stream ended before it finished; inprogress means incomplete)`,
+      ).argParser(parseStatuses),
     )
     .option('--id <regex>', 'keep tests whose id matches this JavaScript regular expression')
     .option('--exclude-id <regex>', 'drop tests whose id matches this regular expression')
@@ -223,7 +226,8 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .description(
       'Write the packets of the tests that pass every given filter as a subunit v2 stream, byte for byte.\n' +
         "A test's packets are held until it finishes (its final status and tags decide), then written\n" +
-        'together; bytes that belong to no test pass through unless --no-passthrough.',
+        'together; bytes that belong to no test pass through unless --no-passthrough. A corrupt packet is\n' +
+        'reported on stderr, as `ls` does, and its bytes are bytes of no test; the exit code stays 0.',
     )
     .action(
       async (
@@ -255,7 +259,9 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
             nonSubunit(bytes) {
               if (opts.passthrough) out.write(bytes);
             },
-            error() {},
+            error(error) {
+              ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
+            },
           },
           (idle) => out.flush(idle),
         );
@@ -300,12 +306,21 @@ function parserRecord(message: string): TestRecord {
   };
 }
 
+/** Statuses that finish a test (SPEC §3.5): what a finished test's record can hold. */
+const FINAL_STATUSES = STATUSES.filter((s) => s !== 'undefined' && s !== 'inprogress');
+
+/**
+ * `--status` values. A test is never finished as `inprogress` (that status leaves it
+ * open), so a user asking for it means the tests still in progress when the stream
+ * ended: `incomplete` (SPEC §3.7).
+ */
 function parseStatuses(value: string, previous: Set<string> | undefined): Set<string> {
-  const allowed = new Set<string>([...STATUSES.slice(1), 'incomplete']);
+  const allowed = new Set<string>([...FINAL_STATUSES, 'incomplete']);
   const set = new Set(previous);
   for (const s of value.split(',').map((x) => x.trim()).filter(Boolean)) {
-    if (!allowed.has(s)) throw new InvalidArgumentError('--status', `a comma-separated list of ${[...allowed].join(', ')}`, s);
-    set.add(s);
+    const status = s === 'inprogress' ? 'incomplete' : s;
+    if (!allowed.has(status)) throw new InvalidArgumentError('--status', `a comma-separated list of ${[...allowed].join(', ')} (inprogress means incomplete)`, s);
+    set.add(status);
   }
   return set;
 }

@@ -145,6 +145,9 @@ t.test('filter keeps whole tests by status, id and tag, byte for byte', async (t
     return (await runSubrun(['stream', 'ls'], { stdin: f.stdoutBytes })).stdout.split('\n').filter(Boolean);
   };
   t.same(await ids(['-s', 'fail,incomplete']), ['b.t2', 'd.t4']);
+  // A test is never finished as inprogress: asking for it means the tests the stream ended inside (SPEC §3.7).
+  t.same(await ids(['-s', 'inprogress']), ['d.t4']);
+  t.same(await ids(['--status', 'skip', '--status', 'inprogress']), ['c.t3', 'd.t4']);
   t.same(await ids(['--id', '^[ab]\\.']), ['a.t1', 'b.t2']);
   t.same(await ids(['--exclude-id', 't1$']), ['b.t2', 'c.t3', 'd.t4']);
   t.same(await ids(['--tag', 'slow', '--tag', 'w0']), ['a.t1', 'c.t3']);
@@ -156,6 +159,24 @@ t.test('filter keeps whole tests by status, id and tag, byte for byte', async (t
   t.match(bad.stderr, /--status/);
   const badRe = await runSubrun(['stream', 'filter', '--id', '('], { stdin: RUN });
   t.equal(badRe.code, 2);
+});
+
+t.test('filter reports corrupt packets on stderr, as ls does', async (t) => {
+  const corrupt = Buffer.from(encodePacket({ testId: 'e.t5', status: 'fail' }));
+  corrupt[corrupt.length - 1]! ^= 1;
+  const input = Buffer.concat([RUN, corrupt]);
+  const ls = await runSubrun(['stream', 'ls', '--no-passthrough'], { stdin: input });
+  for (const args of [['--no-passthrough'], ['--no-passthrough', '-s', 'fail'], []]) {
+    const f = await runSubrun(['stream', 'filter', ...args], { stdin: input });
+    t.equal(f.code, ls.code, `${args.join(' ')}: the exit code ls gives`);
+    t.equal(f.code, 0);
+    t.equal(f.stderr, ls.stderr, `${args.join(' ')}: the message ls gives`);
+    t.match(f.stderr, /^subrun: .*\[ERR_SUBUNIT_CRC\]\n$/);
+  }
+  const all = await runSubrun(['stream', 'filter'], { stdin: input });
+  // (d.t4 never finishes, so its packets go out at the end, after the corrupt bytes.)
+  t.equal(all.stdoutBytes.length, input.length, 'with pass-through, every byte still goes out');
+  t.ok(all.stdoutBytes.includes(corrupt), 'the corrupt packet’s bytes among them');
 });
 
 t.test('junit writes to a file with -o and exits 1 on failures', async (t) => {
