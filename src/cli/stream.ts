@@ -155,8 +155,13 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
         file,
         {
           packet(event) {
+            // Output of no test passes through whatever its status (SPEC §3.7): only a test's own `exists` is hidden.
+            if (event.testId === undefined) {
+              if (opts.passthrough && event.fileBytes !== undefined) out.write(event.fileBytes.slice());
+              return;
+            }
             if (event.status === 'exists' && !opts.exists) return;
-            if (!records.event(event) && opts.passthrough && event.fileBytes !== undefined) out.write(event.fileBytes.slice());
+            records.event(event);
           },
           nonSubunit(bytes) {
             if (opts.passthrough) out.write(bytes);

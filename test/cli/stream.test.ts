@@ -138,6 +138,22 @@ t.test('ls lists ids, with status and times', async (t) => {
   t.equal(r.stdout, 'a.t1 success 1.500\nb.t2 fail -\nc.t3 skip -\nd.t4 incomplete -\n');
 });
 
+t.test('ls passes through attachments of no test, whatever their status', async (t) => {
+  const text = (s: string) => new TextEncoder().encode(s);
+  const input = Buffer.concat([
+    encodePacket({ status: 'exists', fileName: 'stdout', fileBytes: text('listing output\n') }),
+    encodePacket({ testId: 'x.listed', status: 'exists', fileName: 'stdout', fileBytes: text('of a test\n') }),
+    encodePacket({ fileName: 'stdout', fileBytes: text('plain output\n') }),
+    encodePacket({ testId: 'x.run', status: 'success' }),
+  ]);
+  const ls = await runSubrun(['stream', 'ls'], { stdin: input });
+  t.equal(ls.stdout, 'listing output\nplain output\nx.run\n');
+  const stats = await runSubrun(['stream', 'stats'], { stdin: input });
+  t.match(stats.stdout, /^listing output\nplain output\n/, 'the same bytes stats passes through');
+  t.equal((await runSubrun(['stream', 'ls', '--exists'], { stdin: input })).stdout, 'listing output\nx.listed\nplain output\nx.run\n');
+  t.equal((await runSubrun(['stream', 'ls', '--no-passthrough'], { stdin: input })).stdout, 'x.run\n');
+});
+
 t.test('filter keeps whole tests by status, id and tag, byte for byte', async (t) => {
   const ids = async (args: string[]) => {
     const f = await runSubrun(['stream', 'filter', ...args], { stdin: RUN });
