@@ -15,6 +15,12 @@ import { decodeInput, openInput, Output } from './stream-io.js';
 const FILE_ARG = ['[file]', 'subunit v2 stream to read; stdin when absent or -'] as const;
 const NO_PASSTHROUGH = ['--no-passthrough', 'hide bytes that are not subunit and attachments that belong to no test'] as const;
 
+/*
+ * Help texts are plain paragraphs: commander wraps them to the terminal (80
+ * columns when not a terminal); a hard line break inside a paragraph would make
+ * it wrap raggedly. A blank line ("\n\n") separates paragraphs.
+ */
+
 /** `subrun stream ...`: tools over subunit v2 streams (SPEC §2, §3). */
 export function registerStreamCommands(program: Command, ctx: CliContext): void {
   const stream = program
@@ -25,12 +31,16 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
   stream
     .command('decode')
     .argument(...FILE_ARG)
+    .summary('print a subunit v2 stream as JSON lines')
     .description(
-      'Print one JSON object per event of a subunit v2 stream, in the JSON event form of SPEC §3:\n' +
-        'packets as {"testId","status","tags","timestamp","routeCode","runnable","mimeType","fileName","fileBytes","eof"},\n' +
-        'bytes that are not subunit as {"nonSubunit":true,"fileBytes":...} (base64), corrupt packets as\n' +
-        '{"error":{"code","message","offset"}} followed by their bytes. `stream encode` turns the lines back\n' +
-        'into the identical stream. Exits 1 when the stream held corrupt packets.',
+      'Print one JSON object per event of a subunit v2 stream, in the JSON event form of SPEC §3. ' +
+        'A packet has the keys testId, status, tags, timestamp (ISO-8601 UTC), routeCode, runnable, mimeType, ' +
+        'fileName, fileBytes (base64) and eof, each present when the packet has it, and raw (the packet in base64) ' +
+        'when encoding the fields would not give back its bytes. ' +
+        'Bytes that are not subunit are {"nonSubunit": true, "fileBytes": BASE64}; ' +
+        'a corrupt packet is {"error": {"code", "message", "offset"}}, then its bytes as nonSubunit lines.' +
+        '\n\n`stream encode` turns the lines back into the identical stream. ' +
+        'Exits 1 when the stream held corrupt packets.',
     )
     .action(async (file: string | undefined) => {
       const out = new Output(ctx.stdout);
@@ -62,11 +72,15 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
   stream
     .command('encode')
     .argument('[file]', 'JSON lines in the form `stream decode` prints (SPEC §3); stdin when absent or -')
+    .summary('write the subunit v2 stream that JSON lines describe')
     .description(
-      'Write the subunit v2 stream described by JSON lines (SPEC §3). Packet lines are encoded exactly as\n' +
-        'python-subunit would (`runnable` defaults to true); nonSubunit lines are written as their raw bytes;\n' +
-        'error lines are skipped. A bad line (not JSON, an unknown key, a badly typed value, a timestamp that\n' +
-        'is not a real date-time or is outside 1970..2106) stops with its line number (exit 2).',
+      'Write the subunit v2 stream described by JSON lines (SPEC §3). ' +
+        'Packet lines are encoded exactly as python-subunit would (runnable defaults to true), or as their raw bytes ' +
+        'when they have raw; nonSubunit lines are written as their bytes; error lines are skipped.' +
+        '\n\nA bad line stops with its line number and an ERR_SUBUNIT_* code (exit 2): ' +
+        'not JSON, a key its kind of line does not have, a badly typed value, a timestamp that is not a real ' +
+        'date-time (month 01-12, a day the month has, 00:00:00-23:59:59, zone -23:59 to +23:59) or lies outside ' +
+        '1970-01-01T00:00:00Z..2106-02-07T06:28:15.999999999Z, or an event the encoder refuses.',
     )
     .action(async (file: string | undefined) => {
       const out = new Output(ctx.stdout);
@@ -99,10 +113,13 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .command('stats')
     .argument(...FILE_ARG)
     .option(...NO_PASSTHROUGH)
+    .summary("print the counts python-subunit's subunit-stats prints")
     .description(
-      "Print the counts python-subunit's subunit-stats prints, computed the same way (SPEC §3.5): total,\n" +
-        'passed, failed and skipped tests, and the tags seen. A test that never finished counts as failed;\n' +
-        'a corrupt packet counts as one failed test. Exits 1 when any test failed.',
+      "Print the counts python-subunit's subunit-stats prints, computed the same way (SPEC §3.5): " +
+        'total, passed, failed and skipped tests, and the tags seen. ' +
+        'A test that never finished counts as failed; a corrupt packet counts as one failed test and is reported on stderr. ' +
+        'Bytes that are not subunit and attachments of no test are written first, unless --no-passthrough. ' +
+        'Exits 1 when any test failed.',
     )
     .action(async (file: string | undefined, opts: { passthrough: boolean }) => {
       const out = new Output(ctx.stdout);
@@ -138,7 +155,13 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .option('--times', 'print the seconds each test took (from its first to its last timestamp; - when unknown)')
     .option('--exists', 'also list tests reported as existing (not run), as `subrun list` output has')
     .option(...NO_PASSTHROUGH)
-    .description('List the test ids of a subunit v2 stream, one per line, in the order the tests finished.')
+    .summary('list the test ids of a subunit v2 stream')
+    .description(
+      'List the test ids of a subunit v2 stream, one per line, in the order the tests finished (SPEC §3.7); ' +
+        'a test the stream ended before it finished comes last, with the status incomplete. ' +
+        'Bytes that are not subunit and attachments of no test pass through as they come, unless --no-passthrough. ' +
+        'A corrupt packet is reported on stderr; the exit code stays 0.',
+    )
     .action(async (file: string | undefined, opts: { status?: boolean; times?: boolean; exists?: boolean; passthrough: boolean }) => {
       const out = new Output(ctx.stdout);
       const records = new TestRecordCollector((r) => {
@@ -181,11 +204,13 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .argument(...FILE_ARG)
     .option('-o, --output <path>', 'write the XML to this file instead of stdout')
     .option('--suite-name <name>', 'the name of the test suite', 'subrun')
+    .summary('convert a subunit v2 stream to JUnit XML')
     .description(
-      'Convert a subunit v2 stream to JUnit XML for Jenkins, GitLab and the like (SPEC §3.6): fail and\n' +
-        'uxsuccess are failures, unfinished tests errors, skips skipped; attachments named traceback or\n' +
-        'reason become the failure text, others <system-out>. A corrupt packet becomes a failed test\n' +
-        '"subunit.parser"; `exists` events (test listings) are ignored. Exits 1 when any test failed.',
+      'Convert a subunit v2 stream to JUnit XML for Jenkins, GitLab and the like (SPEC §3.6): ' +
+        'fail and uxsuccess are failures, unfinished tests errors, skips skipped; ' +
+        'attachments named traceback or reason become the failure text, others <system-out>. ' +
+        'A corrupt packet becomes a failed test "subunit.parser"; exists events (test listings) are ignored. ' +
+        'Exits 1 when any test failed.',
     )
     .action(async (file: string | undefined, opts: { output?: string; suiteName: string }) => {
       const all: TestRecord[] = [];
@@ -225,28 +250,33 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     )
     .option('--id <regex>', 'keep tests whose id matches this JavaScript regular expression')
     .option('--exclude-id <regex>', 'drop tests whose id matches this regular expression')
-    .option('--tag <tag>', 'keep tests that carry this tag (repeatable: any of them)', collect, [])
-    .option('--exclude-tag <tag>', 'drop tests that carry this tag (repeatable)', collect, [])
-    .option(...NO_PASSTHROUGH)
+    .option('--tag <tag>', 'keep tests that carry this tag (repeatable: any of them)', collect)
+    .option('--exclude-tag <tag>', 'drop tests that carry this tag (repeatable)', collect)
+    .option('--no-passthrough', 'hide bytes that are not subunit and packets that belong to no test')
+    .summary('keep the tests of a subunit v2 stream that pass filters')
     .description(
-      'Write the packets of the tests that pass every given filter as a subunit v2 stream, byte for byte.\n' +
-        "A test's packets are held until it finishes (its final status and tags decide), then written\n" +
-        'together; bytes that belong to no test pass through unless --no-passthrough. A corrupt packet is\n' +
-        'reported on stderr, as `ls` does, and its bytes are bytes of no test; the exit code stays 0.',
+      'Write the packets of the tests that pass every given filter as a subunit v2 stream, byte for byte (SPEC §3.7). ' +
+        "A test's packets are held until it finishes (its final status and last tags decide), then written together; " +
+        'tests the stream ended before they finished go out at the end. ' +
+        'Bytes that are not subunit and packets of no test pass through as they come, unless --no-passthrough. ' +
+        'A corrupt packet is reported on stderr, as ls does, and its bytes pass through with the rest; ' +
+        'the exit code stays 0.',
     )
     .action(
       async (
         file: string | undefined,
-        opts: { status?: Set<string>; id?: string; excludeId?: string; tag: string[]; excludeTag: string[]; passthrough: boolean },
+        opts: { status?: Set<string>; id?: string; excludeId?: string; tag?: string[]; excludeTag?: string[]; passthrough: boolean },
       ) => {
+        const tags = opts.tag ?? [];
+        const excludeTags = opts.excludeTag ?? [];
         const include = opts.id === undefined ? undefined : regex('--id', opts.id);
         const exclude = opts.excludeId === undefined ? undefined : regex('--exclude-id', opts.excludeId);
         const keep = (r: TestRecord): boolean =>
           (opts.status === undefined || opts.status.has(r.incomplete ? 'incomplete' : r.status)) &&
           (include === undefined || include.test(r.id)) &&
           (exclude === undefined || !exclude.test(r.id)) &&
-          (opts.tag.length === 0 || r.tags.some((t) => opts.tag.includes(t))) &&
-          !r.tags.some((t) => opts.excludeTag.includes(t));
+          (tags.length === 0 || r.tags.some((t) => tags.includes(t))) &&
+          !r.tags.some((t) => excludeTags.includes(t));
         const out = new Output(ctx.stdout);
         const records = new TestRecordCollector(
           (r) => {
@@ -330,8 +360,9 @@ function parseStatuses(value: string, previous: Set<string> | undefined): Set<st
   return set;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+/** Repeatable options start undefined, not [], so help shows no "(default: [])". */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function regex(option: string, source: string): RegExp {
