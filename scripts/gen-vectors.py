@@ -84,7 +84,7 @@ def build():
     case('flag-test-id', 'Only the test id flag.', dict(test_id='a.b.c', runnable=False))
     case('flag-route-code', 'Only the route code flag.', dict(route_code='0/3', runnable=False))
     case('flag-timestamp', 'Only the timestamp flag.', dict(timestamp=ts(123456), runnable=False))
-    case('flag-tags', 'Only the tags flag, two tags.', dict(test_tags=['worker-0'], runnable=False))
+    case('flag-tags', 'Only the tags flag, one tag.', dict(test_tags=['worker-0'], runnable=False))
     case('flag-mime-type', 'Only the mime type flag.', dict(mime_type='text/plain;charset=utf8', runnable=False))
     case('flag-file-content', 'Only the file content flag.', dict(file_name='log', file_bytes=b'hello\n', runnable=False))
     case('flag-eof', 'Only the EOF flag.', dict(eof=True, runnable=False))

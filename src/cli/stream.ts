@@ -15,6 +15,12 @@ import { decodeInput, openInput, Output } from './stream-io.js';
 const FILE_ARG = ['[file]', 'subunit v2 stream to read; stdin when absent or -'] as const;
 const NO_PASSTHROUGH = ['--no-passthrough', 'hide bytes that are not subunit and attachments that belong to no test'] as const;
 
+/*
+ * Help texts are plain paragraphs: commander wraps them to the terminal (80
+ * columns when not a terminal); a hard line break inside a paragraph would make
+ * it wrap raggedly. A blank line ("\n\n") separates paragraphs.
+ */
+
 /** `subrun stream ...`: tools over subunit v2 streams (SPEC §2, §3). */
 export function registerStreamCommands(program: Command, ctx: CliContext): void {
   const stream = program
@@ -25,12 +31,16 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
   stream
     .command('decode')
     .argument(...FILE_ARG)
+    .summary('print a subunit v2 stream as JSON lines')
     .description(
-      'Print one JSON object per event of a subunit v2 stream, in the JSON event form of SPEC §3:\n' +
-        'packets as {"testId","status","tags","timestamp","routeCode","runnable","mimeType","fileName","fileBytes","eof"},\n' +
-        'bytes that are not subunit as {"nonSubunit":true,"fileBytes":...} (base64), corrupt packets as\n' +
-        '{"error":{"code","message","offset"}} followed by their bytes. `stream encode` turns the lines back\n' +
-        'into the identical stream. Exits 1 when the stream held corrupt packets.',
+      'Print one JSON object per event of a subunit v2 stream, in the JSON event form of SPEC §3. ' +
+        'A packet has the keys testId, status, tags, timestamp (ISO-8601 UTC), routeCode, runnable, mimeType, ' +
+        'fileName, fileBytes (base64) and eof, each present when the packet has it, and raw (the packet in base64) ' +
+        'when encoding the fields would not give back its bytes. ' +
+        'Bytes that are not subunit are {"nonSubunit": true, "fileBytes": BASE64}; ' +
+        'a corrupt packet is {"error": {"code", "message", "offset"}}, then its bytes as nonSubunit lines.' +
+        '\n\n`stream encode` turns the lines back into the identical stream. ' +
+        'Exits 1 when the stream held corrupt packets.',
     )
     .action(async (file: string | undefined) => {
       const out = new Output(ctx.stdout);
@@ -62,10 +72,15 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
   stream
     .command('encode')
     .argument('[file]', 'JSON lines in the form `stream decode` prints (SPEC §3); stdin when absent or -')
+    .summary('write the subunit v2 stream that JSON lines describe')
     .description(
-      'Write the subunit v2 stream described by JSON lines (SPEC §3). Packet lines are encoded exactly as\n' +
-        'python-subunit would (`runnable` defaults to true); nonSubunit lines are written as their raw bytes;\n' +
-        'error lines are skipped. A bad line stops with its line number (exit 2).',
+      'Write the subunit v2 stream described by JSON lines (SPEC §3). ' +
+        'Packet lines are encoded exactly as python-subunit would (runnable defaults to true), or as their raw bytes ' +
+        'when they have raw; nonSubunit lines are written as their bytes; error lines are skipped.' +
+        '\n\nA bad line stops with its line number and an ERR_SUBUNIT_* code (exit 2): ' +
+        'not JSON, a key its kind of line does not have, a badly typed value, a timestamp that is not a real ' +
+        'date-time (month 01-12, a day the month has, 00:00:00-23:59:59, zone -23:59 to +23:59) or lies outside ' +
+        '1970-01-01T00:00:00Z..2106-02-07T06:28:15.999999999Z, or an event the encoder refuses.',
     )
     .action(async (file: string | undefined) => {
       const out = new Output(ctx.stdout);
@@ -98,10 +113,13 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .command('stats')
     .argument(...FILE_ARG)
     .option(...NO_PASSTHROUGH)
+    .summary("print the counts python-subunit's subunit-stats prints")
     .description(
-      "Print the counts python-subunit's subunit-stats prints, computed the same way (SPEC §3.5): total,\n" +
-        'passed, failed and skipped tests, and the tags seen. A test that never finished counts as failed;\n' +
-        'a corrupt packet counts as one failed test. Exits 1 when any test failed.',
+      "Print the counts python-subunit's subunit-stats prints, computed the same way (SPEC §3.5): " +
+        'total, passed, failed and skipped tests, and the tags seen. ' +
+        'A test that never finished counts as failed; a corrupt packet counts as one failed test and is reported on stderr. ' +
+        'Bytes that are not subunit and attachments of no test are written first, unless --no-passthrough. ' +
+        'Exits 1 when any test failed.',
     )
     .action(async (file: string | undefined, opts: { passthrough: boolean }) => {
       const out = new Output(ctx.stdout);
@@ -137,7 +155,13 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .option('--times', 'print the seconds each test took (from its first to its last timestamp; - when unknown)')
     .option('--exists', 'also list tests reported as existing (not run), as `subrun list` output has')
     .option(...NO_PASSTHROUGH)
-    .description('List the test ids of a subunit v2 stream, one per line, in the order the tests finished.')
+    .summary('list the test ids of a subunit v2 stream')
+    .description(
+      'List the test ids of a subunit v2 stream, one per line, in the order the tests finished (SPEC §3.7); ' +
+        'a test the stream ended before it finished comes last, with the status incomplete. ' +
+        'Bytes that are not subunit and attachments of no test pass through as they come, unless --no-passthrough. ' +
+        'A corrupt packet is reported on stderr; the exit code stays 0.',
+    )
     .action(async (file: string | undefined, opts: { status?: boolean; times?: boolean; exists?: boolean; passthrough: boolean }) => {
       const out = new Output(ctx.stdout);
       const records = new TestRecordCollector((r) => {
@@ -154,8 +178,13 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
         file,
         {
           packet(event) {
+            // Output of no test passes through whatever its status (SPEC §3.7): only a test's own `exists` is hidden.
+            if (event.testId === undefined) {
+              if (opts.passthrough && event.fileBytes !== undefined) out.write(event.fileBytes.slice());
+              return;
+            }
             if (event.status === 'exists' && !opts.exists) return;
-            if (!records.event(event) && opts.passthrough && event.fileBytes !== undefined) out.write(event.fileBytes.slice());
+            records.event(event);
           },
           nonSubunit(bytes) {
             if (opts.passthrough) out.write(bytes);
@@ -175,11 +204,13 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .argument(...FILE_ARG)
     .option('-o, --output <path>', 'write the XML to this file instead of stdout')
     .option('--suite-name <name>', 'the name of the test suite', 'subrun')
+    .summary('convert a subunit v2 stream to JUnit XML')
     .description(
-      'Convert a subunit v2 stream to JUnit XML for Jenkins, GitLab and the like (SPEC §3.6): fail and\n' +
-        'uxsuccess are failures, unfinished tests errors, skips skipped; attachments named traceback or\n' +
-        'reason become the failure text, others <system-out>. A corrupt packet becomes a failed test\n' +
-        '"subunit.parser"; `exists` events (test listings) are ignored. Exits 1 when any test failed.',
+      'Convert a subunit v2 stream to JUnit XML for Jenkins, GitLab and the like (SPEC §3.6): ' +
+        'fail and uxsuccess are failures, unfinished tests errors, skips skipped; ' +
+        'attachments named traceback or reason become the failure text, others <system-out>. ' +
+        'A corrupt packet becomes a failed test "subunit.parser"; exists events (test listings) are ignored. ' +
+        'Exits 1 when any test failed.',
     )
     .action(async (file: string | undefined, opts: { output?: string; suiteName: string }) => {
       const all: TestRecord[] = [];
@@ -212,31 +243,40 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .command('filter')
     .argument(...FILE_ARG)
     .addOption(
-      new Option('-s, --status <statuses>', `keep tests whose final status is one of these (comma-separated: ${STATUSES.slice(1).join(', ')}, incomplete)`).argParser(parseStatuses),
+      new Option(
+        '-s, --status <statuses>',
+        `keep tests whose final status is one of these (comma-separated: ${FINAL_STATUSES.join(', ')}, or incomplete for a test the stream ended before it finished; inprogress means incomplete)`,
+      ).argParser(parseStatuses),
     )
     .option('--id <regex>', 'keep tests whose id matches this JavaScript regular expression')
     .option('--exclude-id <regex>', 'drop tests whose id matches this regular expression')
-    .option('--tag <tag>', 'keep tests that carry this tag (repeatable: any of them)', collect, [])
-    .option('--exclude-tag <tag>', 'drop tests that carry this tag (repeatable)', collect, [])
-    .option(...NO_PASSTHROUGH)
+    .option('--tag <tag>', 'keep tests that carry this tag (repeatable: any of them)', collect)
+    .option('--exclude-tag <tag>', 'drop tests that carry this tag (repeatable)', collect)
+    .option('--no-passthrough', 'hide bytes that are not subunit and packets that belong to no test')
+    .summary('keep the tests of a subunit v2 stream that pass filters')
     .description(
-      'Write the packets of the tests that pass every given filter as a subunit v2 stream, byte for byte.\n' +
-        "A test's packets are held until it finishes (its final status and tags decide), then written\n" +
-        'together; bytes that belong to no test pass through unless --no-passthrough.',
+      'Write the packets of the tests that pass every given filter as a subunit v2 stream, byte for byte (SPEC §3.7). ' +
+        "A test's packets are held until it finishes (its final status and last tags decide), then written together; " +
+        'tests the stream ended before they finished go out at the end. ' +
+        'Bytes that are not subunit and packets of no test pass through as they come, unless --no-passthrough. ' +
+        'A corrupt packet is reported on stderr, as ls does, and its bytes pass through with the rest; ' +
+        'the exit code stays 0.',
     )
     .action(
       async (
         file: string | undefined,
-        opts: { status?: Set<string>; id?: string; excludeId?: string; tag: string[]; excludeTag: string[]; passthrough: boolean },
+        opts: { status?: Set<string>; id?: string; excludeId?: string; tag?: string[]; excludeTag?: string[]; passthrough: boolean },
       ) => {
+        const tags = opts.tag ?? [];
+        const excludeTags = opts.excludeTag ?? [];
         const include = opts.id === undefined ? undefined : regex('--id', opts.id);
         const exclude = opts.excludeId === undefined ? undefined : regex('--exclude-id', opts.excludeId);
         const keep = (r: TestRecord): boolean =>
           (opts.status === undefined || opts.status.has(r.incomplete ? 'incomplete' : r.status)) &&
           (include === undefined || include.test(r.id)) &&
           (exclude === undefined || !exclude.test(r.id)) &&
-          (opts.tag.length === 0 || r.tags.some((t) => opts.tag.includes(t))) &&
-          !r.tags.some((t) => opts.excludeTag.includes(t));
+          (tags.length === 0 || r.tags.some((t) => tags.includes(t))) &&
+          !r.tags.some((t) => excludeTags.includes(t));
         const out = new Output(ctx.stdout);
         const records = new TestRecordCollector(
           (r) => {
@@ -254,7 +294,9 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
             nonSubunit(bytes) {
               if (opts.passthrough) out.write(bytes);
             },
-            error() {},
+            error(error) {
+              ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
+            },
           },
           (idle) => out.flush(idle),
         );
@@ -299,18 +341,28 @@ function parserRecord(message: string): TestRecord {
   };
 }
 
+/** Statuses that finish a test (SPEC §3.5): what a finished test's record can hold. */
+const FINAL_STATUSES = STATUSES.filter((s) => s !== 'undefined' && s !== 'inprogress');
+
+/**
+ * `--status` values. A test is never finished as `inprogress` (that status leaves it
+ * open), so a user asking for it means the tests still in progress when the stream
+ * ended: `incomplete` (SPEC §3.7).
+ */
 function parseStatuses(value: string, previous: Set<string> | undefined): Set<string> {
-  const allowed = new Set<string>([...STATUSES.slice(1), 'incomplete']);
+  const allowed = new Set<string>([...FINAL_STATUSES, 'incomplete']);
   const set = new Set(previous);
   for (const s of value.split(',').map((x) => x.trim()).filter(Boolean)) {
-    if (!allowed.has(s)) throw new InvalidArgumentError('--status', `a comma-separated list of ${[...allowed].join(', ')}`, s);
-    set.add(s);
+    const status = s === 'inprogress' ? 'incomplete' : s;
+    if (!allowed.has(status)) throw new InvalidArgumentError('--status', `a comma-separated list of ${[...allowed].join(', ')} (inprogress means incomplete)`, s);
+    set.add(status);
   }
   return set;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+/** Repeatable options start undefined, not [], so help shows no "(default: [])". */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function regex(option: string, source: string): RegExp {

@@ -604,6 +604,14 @@ export function encodePacket(event: SubunitEvent): Uint8Array {
  * event's test id, route code, timestamp, tags, mime type and runnable flag;
  * the status and EOF (unless `event.eof === false`) go on the last packet only.
  * Zero bytes still make one packet.
+ *
+ * `maxChunk` (1..MAX_PACKET_BYTES) is clamped: a packet carries at most
+ * `maxChunk` bytes and at most what fits in MAX_PACKET_BYTES beside the
+ * event's other fields (4,194,286 bytes beside a one-letter test id and file
+ * name and nothing else, fewer beside longer fields), so MAX_PACKET_BYTES
+ * asks for full packets. A clamp rather than a refusal: the room depends on
+ * the event, which a caller should not have to compute. Throws
+ * ERR_SUBUNIT_ENCODE when the other fields leave no room for a byte.
  */
 export function encodeFileChunks(event: SubunitEvent, bytes: Uint8Array, maxChunk = DEFAULT_FILE_CHUNK): Uint8Array[] {
   if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('bytes', 'a Uint8Array', bytes);
@@ -614,9 +622,22 @@ export function encodeFileChunks(event: SubunitEvent, bytes: Uint8Array, maxChun
   const encoder = new PacketEncoder();
   const packets: Uint8Array[] = [];
   const { status, eof, ...common } = event;
-  for (let off = 0; off < bytes.length || packets.length === 0; off += maxChunk) {
-    const last = off + maxChunk >= bytes.length;
-    const chunk: SubunitEvent = { ...common, fileBytes: bytes.subarray(off, Math.min(bytes.length, off + maxChunk)) };
+  // The last packet's fields with no content: status and EOF are flags, so every
+  // packet's other fields take as many bytes. Its length field's width is in its
+  // top two bits (SPEC §2.4); without it and the content's 1-byte count, `fixed`
+  // is what every packet spends besides the content and its count.
+  const probe = encoder.encode({ ...common, fileBytes: EMPTY, ...(status === undefined ? {} : { status }), ...(eof === false ? {} : { eof: true }) });
+  const fixed = probe.length - ((probe[3]! >> 6) + 1) - 1;
+  // SPEC §2.1: a packet without its length field is at most 4,194,300 bytes (then a 3-byte length).
+  let room = MAX_PACKET_BYTES - 3 - fixed;
+  while (room > 0 && fixed + numberWidth(room) + room > MAX_PACKET_BYTES - 3) room--;
+  if (bytes.length > 0 && room < 1) {
+    refuse(`the event's other fields take ${fixed + 1 + 3} of the ${MAX_PACKET_BYTES} bytes of a packet: no room for attachment bytes`);
+  }
+  const chunkSize = Math.min(maxChunk, room);
+  for (let off = 0; off < bytes.length || packets.length === 0; off += chunkSize) {
+    const last = off + chunkSize >= bytes.length;
+    const chunk: SubunitEvent = { ...common, fileBytes: bytes.subarray(off, Math.min(bytes.length, off + chunkSize)) };
     if (last) {
       if (status !== undefined) chunk.status = status;
       if (eof !== false) chunk.eof = true;

@@ -37,25 +37,70 @@ export type JsonEvent = JsonPacket | JsonNonSubunit | JsonError;
 const STATUS_SET: ReadonlySet<string> = new Set(STATUSES);
 const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
+/**
+ * SPEC §3.2. A reader keeps nanoseconds of 10^9 and more (any 30-bit value is on
+ * the wire, SPEC §2.5); they carry into the seconds, as python-subunit reads
+ * them, so the text is always a valid date-time (the packet's own bytes are kept
+ * by `raw`, SPEC §3.3).
+ */
 export function formatTimestamp(ts: Timestamp): string {
-  const base = new Date(ts.seconds * 1000).toISOString().slice(0, 19);
-  const frac = ts.nanos % 1000 === 0 ? String(ts.nanos / 1000).padStart(6, '0') : String(ts.nanos).padStart(9, '0');
+  const seconds = ts.seconds + Math.floor(ts.nanos / 1e9);
+  const nanos = ts.nanos % 1e9;
+  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  const frac = nanos % 1000 === 0 ? String(nanos / 1000).padStart(6, '0') : String(nanos).padStart(9, '0');
   return `${base}.${frac}Z`;
 }
 
-/** Parses an ISO-8601 date-time with a zone; undefined when it is not one. */
+/** Parses an ISO-8601 date-time with a zone (SPEC §3.2); undefined when it is not a valid one. */
 export function parseTimestamp(text: string): Timestamp | undefined {
+  const r = readTimestamp(text);
+  return typeof r === 'string' ? undefined : r;
+}
+
+const MAX_SECONDS = 0xffff_ffff;
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * SPEC §3.2: the timestamp, or what is wrong with it. Every field is checked
+ * against the calendar (Date.UTC would roll 2026-13-45 forward into 2027, and
+ * read years 0-99 as 1900-1999), so a date-time that does not exist is refused.
+ */
+function readTimestamp(text: string): Timestamp | string {
   const m = ISO.exec(text);
-  if (m === null) return undefined;
+  if (m === null) return 'is not an ISO-8601 date-time with a zone';
   const [, y, mo, d, h, mi, s, frac = '', zone] = m as unknown as [string, string, string, string, string, string, string, string | undefined, string];
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  if (Number.isNaN(ms)) return undefined;
-  let seconds = ms / 1000;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  if (month < 1 || month > 12) return `has month ${mo} (01-12)`;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : MONTH_DAYS[month - 1]!;
+  if (day < 1 || day > days) return `has day ${d} (${y}-${mo} has 01-${days})`;
+  if (hour > 23) return `has hour ${h} (00-23)`;
+  if (minute > 59) return `has minute ${mi} (00-59)`;
+  if (second > 59) return `has second ${s} (00-59)`;
+  let offset = 0;
   if (zone !== 'Z') {
-    const sign = zone[0] === '-' ? -1 : 1;
-    seconds -= sign * (Number(zone.slice(1, 3)) * 3600 + Number(zone.slice(4, 6)) * 60);
+    const zh = Number(zone.slice(1, 3));
+    const zm = Number(zone.slice(4, 6));
+    if (zh > 23 || zm > 59) return `has zone offset ${zone} (-23:59 to +23:59)`;
+    offset = (zone[0] === '-' ? -1 : 1) * (zh * 3600 + zm * 60);
   }
+  const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
   return { seconds, nanos: Number(frac.padEnd(9, '0')) };
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
 }
 
 export function packetToJson(event: SubunitEvent): JsonPacket {
@@ -101,6 +146,26 @@ const PACKET_KEYS: ReadonlySet<string> = new Set([
   'testId', 'status', 'tags', 'timestamp', 'routeCode', 'runnable', 'mimeType', 'fileName', 'fileBytes', 'eof', 'raw',
 ]);
 
+const NON_SUBUNIT_KEYS: ReadonlySet<string> = new Set(['nonSubunit', 'fileBytes']);
+const ERROR_LINE_KEYS: ReadonlySet<string> = new Set(['error']);
+const ERROR_KEYS: ReadonlySet<string> = new Set(['code', 'message', 'offset']);
+
+/** SPEC §3.4: every line kind refuses keys it does not have, so a typo is not silently lost. */
+function onlyKeys(o: Record<string, unknown>, keys: ReadonlySet<string>, kind: string): void {
+  for (const key of Object.keys(o)) if (!keys.has(key)) bad(`unknown key \`${key}\` on ${kind}`);
+}
+
+/** An error line is skipped, but it must still be the shape `decode` prints (SPEC §3.1). */
+function checkErrorValue(value: unknown): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) bad('`error` must be an object {"code", "message", "offset"}');
+  const e = value as Record<string, unknown>;
+  for (const key of Object.keys(e)) if (!ERROR_KEYS.has(key)) bad(`unknown key \`error.${key}\``);
+  if (typeof e['code'] !== 'string') bad('`error.code` must be a string');
+  if (typeof e['message'] !== 'string') bad('`error.message` must be a string');
+  const offset = e['offset'];
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) bad('`error.offset` must be a non-negative integer');
+}
+
 /**
  * One parsed line of the JSON form: an event to encode, raw bytes to copy
  * (non-subunit bytes, or a packet's `raw`), or nothing (an error line, which only
@@ -111,12 +176,17 @@ export type JsonLine = { kind: 'event'; event: SubunitEvent } | { kind: 'bytes';
 export function parseJsonLine(value: unknown): JsonLine {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) bad('each line must be a JSON object');
   const o = value as Record<string, unknown>;
-  if ('error' in o) return { kind: 'skip' };
+  if ('error' in o) {
+    onlyKeys(o, ERROR_LINE_KEYS, 'an error line');
+    checkErrorValue(o['error']);
+    return { kind: 'skip' };
+  }
   if ('nonSubunit' in o) {
+    onlyKeys(o, NON_SUBUNIT_KEYS, 'a nonSubunit line');
     if (o['nonSubunit'] !== true) bad('`nonSubunit` must be true');
     return { kind: 'bytes', bytes: fromBase64(o['fileBytes'], '`fileBytes`') };
   }
-  for (const key of Object.keys(o)) if (!PACKET_KEYS.has(key)) bad(`unknown key \`${key}\``);
+  onlyKeys(o, PACKET_KEYS, 'a packet line');
   if (o['raw'] !== undefined) return { kind: 'bytes', bytes: fromBase64(o['raw'], '`raw`') };
   const event: SubunitEvent = {};
   const testId = str(o, 'testId');
@@ -133,8 +203,12 @@ export function parseJsonLine(value: unknown): JsonLine {
   }
   const ts = str(o, 'timestamp');
   if (ts !== undefined) {
-    const parsed = parseTimestamp(ts);
-    if (parsed === undefined) bad('`timestamp` must be an ISO-8601 date-time with a zone, e.g. 2026-01-02T03:04:05.123456Z');
+    const parsed = readTimestamp(ts);
+    if (typeof parsed === 'string') {
+      bad(`\`timestamp\` ${JSON.stringify(ts)} ${parsed}: it must be a valid ISO-8601 date-time with a zone, e.g. 2026-01-02T03:04:05.123456Z`);
+    }
+    // SPEC §2.5: what 32-bit seconds since the epoch can hold.
+    if (parsed.seconds < 0 || parsed.seconds > MAX_SECONDS) bad(`\`timestamp\` ${JSON.stringify(ts)} is outside ${formatTimestamp({ seconds: 0, nanos: 0 })}..${formatTimestamp({ seconds: MAX_SECONDS, nanos: 999_999_999 })}`);
     event.timestamp = parsed;
   }
   const routeCode = str(o, 'routeCode');

@@ -33,7 +33,9 @@ t.test('decode → encode round-trips corrupt, mixed and non-canonical streams',
   // A valid packet python-subunit accepts but would not write: a 2-byte number for a 1-byte value, and a wide length.
   const wide = rawPacket(0x2800, [0x40, 0x01, 0x62], 2);
   const reserved = rawPacket(0x2808, [1, 0x62]);
-  const input = Buffer.concat([Buffer.from('stray \xb3\x00 text\n', 'latin1'), good, badCrc, wide, reserved, good.subarray(0, 9)]);
+  // Nanoseconds of 10^9 and more are valid on the wire (SPEC §2.5): 1 s and 1,000,000,005 ns.
+  const carry = rawPacket(0x2b03, [0, 0, 0, 1, 0xfb, 0x9a, 0xca, 0x05, 1, 0x64]);
+  const input = Buffer.concat([Buffer.from('stray \xb3\x00 text\n', 'latin1'), good, badCrc, wide, reserved, carry, good.subarray(0, 9)]);
   const { lines, again, decodeCode } = await roundTrip(input);
   t.ok(again.equals(input), 'identical bytes');
   t.equal(decodeCode, 1, 'exit 1: the stream held corrupt packets');
@@ -41,9 +43,16 @@ t.test('decode → encode round-trips corrupt, mixed and non-canonical streams',
     lines.filter((l) => 'error' in l).map((l) => (l['error'] as { code: string }).code),
     ['ERR_SUBUNIT_VERSION', 'ERR_SUBUNIT_CRC', 'ERR_SUBUNIT_TRUNCATED'],
   );
-  t.equal(lines.filter((l) => 'raw' in l).length, 2, 'non-canonical packets carry raw');
+  t.equal(lines.filter((l) => 'raw' in l).length, 3, 'non-canonical packets carry raw');
   const first = lines.find((l) => l['testId'] === 'a')!;
   t.equal(first['timestamp'], '1970-01-01T00:00:05.000000001Z', 'nanoseconds that are not whole microseconds keep 9 digits');
+  const carried = lines.find((l) => l['testId'] === 'd')!;
+  t.equal(carried['timestamp'], '1970-01-01T00:00:02.000000005Z', 'nanoseconds of 10^9 and more carry into the seconds (SPEC §3.2)');
+  // Without its raw, the line is valid input for encode: the carried time, in the canonical packet.
+  const { raw: _raw, ...fields } = carried;
+  const canonical = await runSubrun(['stream', 'encode'], { stdin: JSON.stringify(fields) + '\n' });
+  t.equal(canonical.code, 0, canonical.stderr);
+  t.ok(canonical.stdoutBytes.equals(Buffer.from(encodePacket({ testId: 'd', status: 'success', timestamp: { seconds: 2, nanos: 5 } }))));
 });
 
 t.test('encode reads a FILE argument, and refuses bad lines with their line number', async (t) => {
@@ -62,12 +71,31 @@ t.test('encode reads a FILE argument, and refuses bad lines with their line numb
     ['{"testId":"x","bogus":1}', /unknown key `bogus`/],
     ['{"fileName":"f","fileBytes":"***"}', /base64/],
     ['{"timestamp":"yesterday"}', /ISO-8601/],
+    // SPEC §3.2: a date-time must exist (no rolling forward to 2027-02-14), the zone be within ±23:59.
+    ['{"timestamp":"2026-13-45T00:00:00Z"}', /`timestamp` "2026-13-45T00:00:00Z" has month 13/],
+    ['{"timestamp":"2026-02-29T00:00:00Z"}', /has day 29 \(2026-02 has 01-28\)/],
+    ['{"timestamp":"2026-01-01T23:59:60Z"}', /has second 60/],
+    ['{"timestamp":"2026-01-01T00:00:00+25:00"}', /zone offset \+25:00/],
+    ['{"timestamp":"1969-12-31T23:59:59Z"}', /outside 1970-01-01T00:00:00.000000Z\.\.2106-02-07T06:28:15.999999999Z/],
+    ['{"timestamp":"2106-02-07T06:28:16Z"}', /outside/],
+    // Every line kind refuses keys it does not have (SPEC §3.4).
+    ['{"nonSubunit":true,"fileBytes":"","testId":"x"}', /unknown key `testId` on a nonSubunit line/],
+    ['{"error":{"code":"E","message":"m","offset":0},"extra":1}', /unknown key `extra` on an error line/],
+    ['{"error":{"code":"E","message":"m","offset":0,"x":1}}', /unknown key `error.x`/],
+    ['{"error":"corrupt"}', /`error` must be an object/],
+    ['{"error":{"code":"E","message":"m","offset":-1}}', /`error.offset` must be a non-negative integer/],
     ['{"testId":"a\\u0000b"}', /NUL/],
   ] as const) {
     const bad = await runSubrun(['stream', 'encode'], { stdin: line + '\n' });
     t.equal(bad.code, 2, line);
     t.match(bad.stderr, pattern, line);
+    t.match(bad.stderr, /^subrun: stdin: line 1: .*\[ERR_SUBUNIT_(JSON|ENCODE)\]\n$/, `${line}: coded, with its line number`);
+    t.equal(bad.stdoutBytes.length, 0, `${line}: nothing written`);
   }
+  const edges = await runSubrun(['stream', 'encode'], {
+    stdin: ['1970-01-01T00:00:00Z', '2106-02-07T06:28:15.999999999Z', '2024-02-29T23:59:59+23:59'].map((ts) => JSON.stringify({ timestamp: ts })).join('\n'),
+  });
+  t.equal(edges.code, 0, `the first and last encodable instants, a leap day and the widest zone: ${edges.stderr}`);
   const missing = await runSubrun(['stream', 'decode', path.join(dir, 'nope.bin')]);
   t.equal(missing.code, 3);
   t.match(missing.stderr, /cannot read .*nope\.bin.*\[ERR_IO\]/);
@@ -110,6 +138,22 @@ t.test('ls lists ids, with status and times', async (t) => {
   t.equal(r.stdout, 'a.t1 success 1.500\nb.t2 fail -\nc.t3 skip -\nd.t4 incomplete -\n');
 });
 
+t.test('ls passes through attachments of no test, whatever their status', async (t) => {
+  const text = (s: string) => new TextEncoder().encode(s);
+  const input = Buffer.concat([
+    encodePacket({ status: 'exists', fileName: 'stdout', fileBytes: text('listing output\n') }),
+    encodePacket({ testId: 'x.listed', status: 'exists', fileName: 'stdout', fileBytes: text('of a test\n') }),
+    encodePacket({ fileName: 'stdout', fileBytes: text('plain output\n') }),
+    encodePacket({ testId: 'x.run', status: 'success' }),
+  ]);
+  const ls = await runSubrun(['stream', 'ls'], { stdin: input });
+  t.equal(ls.stdout, 'listing output\nplain output\nx.run\n');
+  const stats = await runSubrun(['stream', 'stats'], { stdin: input });
+  t.match(stats.stdout, /^listing output\nplain output\n/, 'the same bytes stats passes through');
+  t.equal((await runSubrun(['stream', 'ls', '--exists'], { stdin: input })).stdout, 'listing output\nx.listed\nplain output\nx.run\n');
+  t.equal((await runSubrun(['stream', 'ls', '--no-passthrough'], { stdin: input })).stdout, 'x.run\n');
+});
+
 t.test('filter keeps whole tests by status, id and tag, byte for byte', async (t) => {
   const ids = async (args: string[]) => {
     const f = await runSubrun(['stream', 'filter', ...args], { stdin: RUN });
@@ -117,6 +161,9 @@ t.test('filter keeps whole tests by status, id and tag, byte for byte', async (t
     return (await runSubrun(['stream', 'ls'], { stdin: f.stdoutBytes })).stdout.split('\n').filter(Boolean);
   };
   t.same(await ids(['-s', 'fail,incomplete']), ['b.t2', 'd.t4']);
+  // A test is never finished as inprogress: asking for it means the tests the stream ended inside (SPEC §3.7).
+  t.same(await ids(['-s', 'inprogress']), ['d.t4']);
+  t.same(await ids(['--status', 'skip', '--status', 'inprogress']), ['c.t3', 'd.t4']);
   t.same(await ids(['--id', '^[ab]\\.']), ['a.t1', 'b.t2']);
   t.same(await ids(['--exclude-id', 't1$']), ['b.t2', 'c.t3', 'd.t4']);
   t.same(await ids(['--tag', 'slow', '--tag', 'w0']), ['a.t1', 'c.t3']);
@@ -128,6 +175,24 @@ t.test('filter keeps whole tests by status, id and tag, byte for byte', async (t
   t.match(bad.stderr, /--status/);
   const badRe = await runSubrun(['stream', 'filter', '--id', '('], { stdin: RUN });
   t.equal(badRe.code, 2);
+});
+
+t.test('filter reports corrupt packets on stderr, as ls does', async (t) => {
+  const corrupt = Buffer.from(encodePacket({ testId: 'e.t5', status: 'fail' }));
+  corrupt[corrupt.length - 1]! ^= 1;
+  const input = Buffer.concat([RUN, corrupt]);
+  const ls = await runSubrun(['stream', 'ls', '--no-passthrough'], { stdin: input });
+  for (const args of [['--no-passthrough'], ['--no-passthrough', '-s', 'fail'], []]) {
+    const f = await runSubrun(['stream', 'filter', ...args], { stdin: input });
+    t.equal(f.code, ls.code, `${args.join(' ')}: the exit code ls gives`);
+    t.equal(f.code, 0);
+    t.equal(f.stderr, ls.stderr, `${args.join(' ')}: the message ls gives`);
+    t.match(f.stderr, /^subrun: .*\[ERR_SUBUNIT_CRC\]\n$/);
+  }
+  const all = await runSubrun(['stream', 'filter'], { stdin: input });
+  // (d.t4 never finishes, so its packets go out at the end, after the corrupt bytes.)
+  t.equal(all.stdoutBytes.length, input.length, 'with pass-through, every byte still goes out');
+  t.ok(all.stdoutBytes.includes(corrupt), 'the corrupt packet’s bytes among them');
 });
 
 t.test('junit writes to a file with -o and exits 1 on failures', async (t) => {
