@@ -240,17 +240,9 @@ export abstract class DecoderCore {
           handler.nonSubunit(data.slice(textStart, i), base + textStart);
           textStart = i;
         }
-        if (zlibCrc32 !== undefined && (data !== this.plainData || i >= this.plainUntil)) {
-          const run = this.tryRun(data, i, end, base);
-          if (run > 0) {
-            i += run;
-            textStart = i;
-            this.utf8Need = 0;
-            this.quietUntil = 0;
-            continue;
-          }
-        }
-        const r = this.tryPacket(data, i, end, base, inText, final);
+        // A run of packets checked at once, else this one packet (tryRun's 0 is "none", tryPacket's NEED_MORE).
+        const run = zlibCrc32 !== undefined && (data !== this.plainData || i >= this.plainUntil) ? this.tryRun(data, i, end, base) : 0;
+        const r = run > 0 ? run : this.tryPacket(data, i, end, base, inText, final);
         if (r > 0) {
           i += r;
           textStart = i;
