@@ -27,6 +27,8 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
     .command('stream')
     .summary('inspect, convert and filter subunit v2 streams')
     .description('Inspect, convert and filter subunit v2 streams (SPEC §2), e.g. the output of a test run.');
+  /** How stats, ls and filter report a corrupt packet: on stderr, the stream going on. */
+  const reportCorrupt = (error: { message: string; code: string }): void => void ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
 
   stream
     .command('decode')
@@ -137,7 +139,7 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
           },
           error(error) {
             stats.corruptPacket();
-            ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
+            reportCorrupt(error);
           },
         },
         (idle) => out.flush(idle),
@@ -189,9 +191,7 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
           nonSubunit(bytes) {
             if (opts.passthrough) out.write(bytes);
           },
-          error(error) {
-            ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
-          },
+          error: reportCorrupt,
         },
         (idle) => out.flush(idle),
       );
@@ -294,9 +294,7 @@ export function registerStreamCommands(program: Command, ctx: CliContext): void 
             nonSubunit(bytes) {
               if (opts.passthrough) out.write(bytes);
             },
-            error(error) {
-              ctx.stderr.write(`subrun: ${error.message} [${error.code}]\n`);
-            },
+            error: reportCorrupt,
           },
           (idle) => out.flush(idle),
         );
